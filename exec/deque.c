@@ -1,0 +1,214 @@
+/*
+ * exec/deque.c - growable Chase-Lev work-stealing deque.
+ *
+ * See deque.h for the contract and docs/design.md, "The deque", for the
+ * proof sketch.  In short: the owner and a thief can only disagree about
+ * the last item; that case is settled by a CAS on `top`, which both must
+ * win to take it.  For every other item, the seq_cst store of `bottom` in
+ * pop() and the seq_cst loads of `top` then `bottom` in steal() form a
+ * Dekker pair: in the single total order of seq_cst operations either the
+ * thief sees the decremented bottom (and backs off), or the owner sees the
+ * thief's incremented top (and treats the item as the contended last one).
+ */
+#include "deque.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+static struct bcl__deque_array *
+deque_array_new(int64_t capacity)
+{
+    struct bcl__deque_array *a;
+
+    a = malloc(sizeof *a + (size_t)capacity * sizeof a->slots[0]);
+    if (a == NULL)
+        return NULL;
+    a->retired_next = NULL;
+    a->mask = capacity - 1;
+    return a;
+}
+
+int
+bcl__deque_init(struct bcl__deque *dq, int64_t capacity)
+{
+    struct bcl__deque_array *a;
+
+    if (capacity < 2 || (capacity & (capacity - 1)) != 0)
+        return -EINVAL;
+    a = deque_array_new(capacity);
+    if (a == NULL)
+        return -ENOMEM;
+    /* relaxed: no other thread can see the deque before init returns. */
+    atomic_store_explicit(&dq->top, 0, memory_order_relaxed);
+    atomic_store_explicit(&dq->bottom, 0, memory_order_relaxed);
+    atomic_store_explicit(&dq->array, a, memory_order_relaxed);
+    dq->retired = NULL;
+    return 0;
+}
+
+void
+bcl__deque_destroy(struct bcl__deque *dq)
+{
+    /* relaxed: destroy runs after every thief has stopped. */
+    free(atomic_load_explicit(&dq->array, memory_order_relaxed));
+    while (dq->retired != NULL) {
+        struct bcl__deque_array *next = dq->retired->retired_next;
+
+        free(dq->retired);
+        dq->retired = next;
+    }
+}
+
+/* Owner: copy [t, b) into an array twice as large and publish it. */
+static struct bcl__deque_array *
+deque_grow(struct bcl__deque *dq, struct bcl__deque_array *old, int64_t t,
+           int64_t b)
+{
+    struct bcl__deque_array *a = deque_array_new(2 * (old->mask + 1));
+
+    if (a == NULL)
+        return NULL;
+    for (int64_t i = t; i < b; i++) {
+        /* relaxed: the slots are published below by the release store of
+         * `array` and, for items pushed later, of `bottom`. */
+        void *item = atomic_load_explicit(&old->slots[i & old->mask],
+                                          memory_order_relaxed);
+        atomic_store_explicit(&a->slots[i & a->mask], item,
+                              memory_order_relaxed);
+    }
+    /* release: a thief that acquires the new array sees the copied slots;
+     * pairs with the acquire load of `array` in bcl__deque_steal(). */
+    atomic_store_explicit(&dq->array, a, memory_order_release);
+    old->retired_next = dq->retired;
+    dq->retired = old;
+    return a;
+}
+
+int
+bcl__deque_push(struct bcl__deque *dq, void *item)
+{
+    /* relaxed: only this thread (the owner) writes bottom and array. */
+    int64_t b = atomic_load_explicit(&dq->bottom, memory_order_relaxed);
+    struct bcl__deque_array *a =
+        atomic_load_explicit(&dq->array, memory_order_relaxed);
+    /* acquire: a slot freed by a steal (top moved past it) may be reused
+     * only after that steal read it; pairs with the CAS in steal(). */
+    int64_t t = atomic_load_explicit(&dq->top, memory_order_acquire);
+
+    if (bcl__unlikely(b - t > a->mask)) {
+        a = deque_grow(dq, a, t, b);
+        if (a == NULL)
+            return -ENOMEM;
+    }
+    /* relaxed: published by the release store of bottom just below. */
+    atomic_store_explicit(&a->slots[b & a->mask], item, memory_order_relaxed);
+    /* release: a thief whose acquire load of bottom (in steal()) sees b+1
+     * also sees the item stored above and everything the caller wrote
+     * into it before pushing. */
+    atomic_store_explicit(&dq->bottom, b + 1, memory_order_release);
+    return 0;
+}
+
+/* Owner: reserve the bottom slot, then settle the last-item race. */
+static void *
+deque_take(struct bcl__deque *dq, int64_t b, struct bcl__deque_array *a)
+{
+    void *item;
+    int64_t t;
+
+    /* seq_cst store then seq_cst load (Lê et al.: relaxed store, seq_cst
+     * fence, relaxed load): announces the reservation of slot b before we
+     * look at top, so a concurrent thief either sees it or we see its
+     * increment of top.  Pairs with the seq_cst loads in steal(). */
+    atomic_store_explicit(&dq->bottom, b, memory_order_seq_cst);
+    t = atomic_load_explicit(&dq->top, memory_order_seq_cst);
+    if (t > b) {
+        /* Was empty: undo the reservation.  relaxed: owner-only value,
+         * no item is published by it. */
+        atomic_store_explicit(&dq->bottom, b + 1, memory_order_relaxed);
+        return NULL;
+    }
+    /* relaxed: the owner wrote this slot itself. */
+    item = atomic_load_explicit(&a->slots[b & a->mask], memory_order_relaxed);
+    if (t == b) {
+        /* The last item: thieves may be reaching for it too.  seq_cst CAS:
+         * exactly one of us moves top from t to t+1 and owns the item;
+         * relaxed on failure: we then return nothing. */
+        if (!atomic_compare_exchange_strong_explicit(
+                &dq->top, &t, t + 1, memory_order_seq_cst,
+                memory_order_relaxed))
+            item = NULL;
+        /* relaxed: the deque is now empty (top == b + 1). */
+        atomic_store_explicit(&dq->bottom, b + 1, memory_order_relaxed);
+    }
+    return item;
+}
+
+void *
+bcl__deque_pop(struct bcl__deque *dq)
+{
+    /* relaxed: owner-only fields. */
+    int64_t b = atomic_load_explicit(&dq->bottom, memory_order_relaxed) - 1;
+    struct bcl__deque_array *a =
+        atomic_load_explicit(&dq->array, memory_order_relaxed);
+
+    return deque_take(dq, b, a);
+}
+
+bool
+bcl__deque_pop_if(struct bcl__deque *dq, const void *item)
+{
+    /* relaxed: owner-only fields, and slots are written by the owner. */
+    int64_t b = atomic_load_explicit(&dq->bottom, memory_order_relaxed) - 1;
+    struct bcl__deque_array *a =
+        atomic_load_explicit(&dq->array, memory_order_relaxed);
+    int64_t t = atomic_load_explicit(&dq->top, memory_order_relaxed);
+
+    /* A stale top only makes us try (and maybe fail) the real take. */
+    if (b < t || atomic_load_explicit(&a->slots[b & a->mask],
+                                      memory_order_relaxed) != item)
+        return false;
+    return deque_take(dq, b, a) == item;
+}
+
+enum bcl__steal_result
+bcl__deque_steal(struct bcl__deque *dq, void **item)
+{
+    /* seq_cst loads, top before bottom (Lê et al.: acquire load of top,
+     * seq_cst fence, acquire load of bottom): pairs with the seq_cst store
+     * of bottom and load of top in deque_take(); the acquire half of the
+     * bottom load pairs with the release store in push(). */
+    int64_t t = atomic_load_explicit(&dq->top, memory_order_seq_cst);
+    int64_t b = atomic_load_explicit(&dq->bottom, memory_order_seq_cst);
+    struct bcl__deque_array *a;
+    void *found;
+
+    if (t >= b)
+        return BCL__STEAL_EMPTY;
+    /* acquire: see the slots copied by deque_grow(); pairs with its
+     * release store.  An older array is fine too: see deque.h. */
+    a = atomic_load_explicit(&dq->array, memory_order_acquire);
+    /* relaxed: the value is only used if the CAS below succeeds, which
+     * proves slot t was not reused (push() cannot lap a top of t). */
+    found = atomic_load_explicit(&a->slots[t & a->mask], memory_order_relaxed);
+    /* seq_cst CAS: decides between thieves and the owner's last-item take;
+     * release half: orders our slot read before the owner's reuse of the
+     * slot (pairs with the acquire load of top in push()). */
+    if (!atomic_compare_exchange_strong_explicit(&dq->top, &t, t + 1,
+                                                 memory_order_seq_cst,
+                                                 memory_order_relaxed))
+        return BCL__STEAL_RACE;
+    *item = found;
+    return BCL__STEAL_OK;
+}
+
+int64_t
+bcl__deque_size_hint(struct bcl__deque *dq)
+{
+    /* seq_cst: used by the parking protocol's re-check (park.c), whose
+     * argument needs these loads in the single total order. */
+    int64_t b = atomic_load_explicit(&dq->bottom, memory_order_seq_cst);
+    int64_t t = atomic_load_explicit(&dq->top, memory_order_seq_cst);
+
+    return b > t ? b - t : 0;
+}

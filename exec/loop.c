@@ -1,0 +1,354 @@
+/*
+ * exec/loop.c - creating, running, stopping and freeing a loop; stats.
+ *
+ * A run (bcl_run_until_complete / bcl_run_forever) is owned by the thread
+ * that calls it: it claims `run_owner`, sets `running` and wakes one
+ * worker (park.h's rule spreads the work from there), waits for its end
+ * condition, clears `running` and waits until every worker is parked, so
+ * no task code runs between two runs.
+ */
+#include "loop.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "futex.h"
+#include "signal.h"
+#include "task.h"
+
+#define MAX_WORKERS 1024u
+#define DEQUE_INITIAL 256
+#define KNOWN_FLAGS (BCL_PIN_WORKERS | BCL_STOP_ON_SIGINT | BCL_GUARD_MPROTECT)
+
+/* CPUs this process may use: its affinity mask, capped by a cgroup v2
+ * CPU quota when one is set (cpu.max "quota period"). */
+static unsigned
+loop_default_workers(void)
+{
+    cpu_set_t set;
+    unsigned n = 1;
+    FILE *f;
+
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        n = (unsigned)CPU_COUNT(&set);
+    f = fopen("/sys/fs/cgroup/cpu.max", "r");
+    if (f != NULL) {
+        long long quota, period;
+
+        if (fscanf(f, "%lld %lld", &quota, &period) == 2 && quota > 0 &&
+            period > 0) {
+            long long cap = (quota + period - 1) / period;
+
+            if (cap < (long long)n)
+                n = (unsigned)cap;
+        }
+        fclose(f);
+    }
+    return n ? n : 1;
+}
+
+bool
+bcl__loop_has_work(struct bcl_loop *loop)
+{
+    if (!bcl__loop_running(loop))
+        return false;
+    if (!bcl__inject_empty(&loop->inject))
+        return true;
+    for (unsigned i = 0; i < loop->nworkers; i++)
+        if (bcl__deque_size_hint(&loop->workers[i].dq) > 0)
+            return true;
+    return false;
+}
+
+/* Stop and join the first `started` workers, then free everything. */
+static void
+loop_destroy(struct bcl_loop *loop, unsigned started)
+{
+    /* release: workers that see shutdown see everything before it. */
+    atomic_store_explicit(&loop->shutdown, 1, memory_order_release);
+    bcl__park_wake_all(loop);
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(loop->workers[i].thread, NULL);
+    for (unsigned i = 0; i < loop->nworkers; i++) {
+        struct bcl__worker *w = &loop->workers[i];
+
+        while (w->free_tasks != NULL) {
+            struct bcl_task *next = w->free_tasks->next_free;
+
+            free(w->free_tasks);
+            w->free_tasks = next;
+        }
+        bcl__stack_pool_destroy(&w->stacks);
+        bcl__deque_destroy(&w->dq);
+    }
+    bcl__park_destroy(&loop->park);
+    bcl__inject_destroy(&loop->inject);
+    free(loop->workers);
+    free(loop);
+}
+
+int
+bcl_loop_new(bcl_loop **out, const bcl_config *cfg)
+{
+    static const bcl_config defaults = { 0, 0, 0 };
+    struct bcl_loop *loop;
+    unsigned n, i;
+    int err;
+
+    if (out == NULL)
+        return -EINVAL;
+    if (cfg == NULL)
+        cfg = &defaults;
+    if (cfg->workers > MAX_WORKERS || (cfg->flags & ~KNOWN_FLAGS) != 0)
+        return -EINVAL;
+    n = cfg->workers ? cfg->workers : loop_default_workers();
+    loop = aligned_alloc(BCL__CACHELINE, sizeof *loop);
+    if (loop == NULL)
+        return -ENOMEM;
+    memset(loop, 0, sizeof *loop);
+    err = bcl__stack_params_init(&loop->stack_params, cfg->stack_size,
+                                 (cfg->flags & BCL_GUARD_MPROTECT) != 0);
+    if (err != 0) {
+        free(loop);
+        return err;
+    }
+    loop->workers = aligned_alloc(BCL__CACHELINE, n * sizeof loop->workers[0]);
+    if (loop->workers == NULL || bcl__park_init(&loop->park, n) != 0) {
+        free(loop->workers);
+        free(loop);
+        return -ENOMEM;
+    }
+    memset(loop->workers, 0, n * sizeof loop->workers[0]);
+    loop->nworkers = n;
+    loop->flags = cfg->flags;
+    bcl__inject_init(&loop->inject);
+    for (i = 0; i < n; i++) {
+        struct bcl__worker *w = &loop->workers[i];
+
+        w->loop = loop;
+        w->index = i;
+        bcl__rand_seed(&w->rng, ((uint64_t)i + 1) * 0x9e3779b97f4a7c15ull ^
+                                    (uint64_t)(uintptr_t)loop);
+        if (bcl__deque_init(&w->dq, DEQUE_INITIAL) != 0)
+            break;
+    }
+    if (i < n) {
+        while (i-- > 0)
+            bcl__deque_destroy(&loop->workers[i].dq);
+        bcl__inject_destroy(&loop->inject);
+        bcl__park_destroy(&loop->park);
+        free(loop->workers);
+        free(loop);
+        return -ENOMEM;
+    }
+    bcl__signal_overflow_install();
+    for (i = 0; i < n; i++) {
+        if ((err = bcl__worker_start(&loop->workers[i])) != 0) {
+            loop_destroy(loop, i);
+            return err;
+        }
+    }
+    *out = loop;
+    return 0;
+}
+
+/* Claim the loop for a run: -EINVAL, -EPERM (from a worker) or -EBUSY. */
+static int
+loop_claim(struct bcl_loop *loop)
+{
+    uint32_t free_owner = 0;
+
+    if (loop == NULL)
+        return -EINVAL;
+    if (bcl__worker_current() != NULL)
+        return -EPERM;
+    /* acquire: see the previous run's end; pairs with loop_release(). */
+    if (!atomic_compare_exchange_strong_explicit(&loop->run_owner,
+                                                 &free_owner, 1,
+                                                 memory_order_acquire,
+                                                 memory_order_relaxed))
+        return -EBUSY;
+    return 0;
+}
+
+static void
+loop_release(struct bcl_loop *loop)
+{
+    /* release: the next owner sees this run's effects. */
+    atomic_store_explicit(&loop->run_owner, 0, memory_order_release);
+}
+
+/* Wait until every worker is parked. */
+static void
+loop_wait_all_parked(struct bcl_loop *loop)
+{
+    uint32_t n;
+
+    /* seq_cst: pairs with the parkers' stores of nidle; seeing all of
+     * them parked also makes their counters visible (release chain). */
+    while ((n = atomic_load_explicit(&loop->park.nidle,
+                                     memory_order_seq_cst)) != loop->nworkers)
+        bcl__futex_wait(&loop->park.nidle, n, NULL);
+}
+
+static void
+loop_start(struct bcl_loop *loop)
+{
+    /* seq_cst: W1 of the wake-up protocol for everything queued before
+     * the run; pairs with P3/P4 of workers parking (park.h). */
+    atomic_store_explicit(&loop->running, 1, memory_order_seq_cst);
+    bcl__park_wake_one(loop);
+}
+
+static void
+loop_end(struct bcl_loop *loop)
+{
+    /* seq_cst: workers read it at every search; once they all park, no
+     * task code runs until the next loop_start(). */
+    atomic_store_explicit(&loop->running, 0, memory_order_seq_cst);
+    loop_wait_all_parked(loop);
+}
+
+int
+bcl_run_until_complete(bcl_loop *loop, bcl_fn main, void *arg, void **result)
+{
+    bcl_task *task;
+    int err;
+
+    if (main == NULL)
+        return -EINVAL;
+    if ((err = loop_claim(loop)) != 0)
+        return err;
+    err = bcl_spawn_on(loop, &task, main, arg);
+    if (err == 0) {
+        loop_start(loop);
+        err = bcl_join(task, result);
+        loop_end(loop);
+    }
+    loop_release(loop);
+    return err;
+}
+
+int
+bcl_run_forever(bcl_loop *loop)
+{
+    bool sigint;
+    int err;
+
+    if ((err = loop_claim(loop)) != 0)
+        return err;
+    sigint = (loop->flags & BCL_STOP_ON_SIGINT) != 0;
+    if (sigint && (err = bcl__signal_sigint_attach(loop)) != 0) {
+        loop_release(loop);
+        return err;
+    }
+    loop_start(loop);
+    /* acquire: pairs with the release store in bcl_stop().  The exchange
+     * consumes the request, so the next run starts afresh. */
+    while (atomic_exchange_explicit(&loop->stop, 0, memory_order_acquire) == 0)
+        bcl__futex_wait(&loop->stop, 0, NULL);
+    loop_end(loop);
+    if (sigint)
+        bcl__signal_sigint_detach(loop);
+    loop_release(loop);
+    return 0;
+}
+
+int
+bcl_stop(bcl_loop *loop)
+{
+    if (loop == NULL)
+        return -EINVAL;
+    /* release: what the stopper did before is visible to the runner;
+     * only an atomic store and a syscall: async-signal-safe. */
+    atomic_store_explicit(&loop->stop, 1, memory_order_release);
+    bcl__futex_wake(&loop->stop, INT_MAX);
+    return 0;
+}
+
+/* Tasks spawned and not finished yet (exact while all workers park). */
+static uint64_t
+loop_unfinished(struct bcl_loop *loop)
+{
+    /* relaxed: read after loop_wait_all_parked(), which orders them. */
+    uint64_t made = atomic_load_explicit(&loop->outside_created,
+                                         memory_order_relaxed);
+    uint64_t done = 0;
+
+    for (unsigned i = 0; i < loop->nworkers; i++) {
+        made += atomic_load_explicit(&loop->workers[i].stats.created,
+                                     memory_order_relaxed);
+        done += atomic_load_explicit(&loop->workers[i].stats.finished,
+                                     memory_order_relaxed);
+    }
+    return made - done;
+}
+
+/* Run the loop with every task cancelled until nothing can run. */
+static void
+loop_drain(struct bcl_loop *loop)
+{
+    /* release: tasks that see it see the loop is going away. */
+    atomic_store_explicit(&loop->cancelling, 1, memory_order_release);
+    loop_start(loop);
+    for (;;) {
+        loop_wait_all_parked(loop);
+        if (!bcl__loop_has_work(loop))
+            break;
+        bcl__park_wake_one(loop);
+    }
+    loop_end(loop);
+    /* relaxed: workers are parked; the next run (if free fails) orders
+     * it through run_owner. */
+    atomic_store_explicit(&loop->cancelling, 0, memory_order_relaxed);
+}
+
+int
+bcl_loop_free(bcl_loop *loop)
+{
+    int err;
+
+    if ((err = loop_claim(loop)) != 0)
+        return err;
+    loop_wait_all_parked(loop);
+    if (loop_unfinished(loop) != 0) {
+        loop_drain(loop);
+        if (loop_unfinished(loop) != 0) {
+            loop_release(loop);
+            return -EBUSY;
+        }
+    }
+    loop_destroy(loop, loop->nworkers);
+    return 0;
+}
+
+int
+bcl_loop_stats(bcl_loop *loop, bcl_stats *per_worker, unsigned n,
+               unsigned *workers)
+{
+    if (loop == NULL || (per_worker == NULL && n > 0))
+        return -EINVAL;
+    if (workers != NULL)
+        *workers = loop->nworkers;
+    for (unsigned i = 0; i < n && i < loop->nworkers; i++) {
+        struct bcl__worker_stats *s = &loop->workers[i].stats;
+
+        /* relaxed: statistics; exact once the loop is parked. */
+        per_worker[i] = (bcl_stats){
+            .tasks_run = atomic_load_explicit(&s->tasks_run, memory_order_relaxed),
+            .spawns = atomic_load_explicit(&s->spawns, memory_order_relaxed),
+            .steals = atomic_load_explicit(&s->steals, memory_order_relaxed),
+            .steal_attempts =
+                atomic_load_explicit(&s->steal_attempts, memory_order_relaxed),
+            .parks = atomic_load_explicit(&s->parks, memory_order_relaxed),
+            .injected = atomic_load_explicit(&s->injected, memory_order_relaxed),
+            .yields = atomic_load_explicit(&s->yields, memory_order_relaxed),
+        };
+    }
+    return 0;
+}

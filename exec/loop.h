@@ -1,0 +1,62 @@
+/*
+ * exec/loop.h - struct bcl_loop: the workers, the injection queue, the
+ * parking state and the run state.
+ *
+ * Run state: `running` is 1 between the start and the end of a
+ * bcl_run_*; workers take tasks only while it is 1 and park otherwise,
+ * so tasks spawned before a run wait for it, and a run returns only once
+ * every worker is parked (no task code is running).  `stop` is set by
+ * bcl_stop (async-signal-safe: a store and a futex wake) and consumed by
+ * bcl_run_forever.  `cancelling` makes every task's suspension points
+ * report cancellation while bcl_loop_free drains the loop.
+ */
+#ifndef BCL_EXEC_LOOP_H
+#define BCL_EXEC_LOOP_H
+
+#include <boucle/exec.h>
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "inject.h"
+#include "park.h"
+#include "stack.h"
+#include "worker.h"
+
+struct bcl_loop {
+    struct bcl__worker *workers; /* immutable array */
+    unsigned nworkers;
+    unsigned flags;              /* bcl_config.flags, immutable */
+    struct bcl__stack_params stack_params;
+    struct bcl__inject inject;
+    struct bcl__park park;
+    /* 1 while a run is in progress.  Set/cleared by the running thread
+     * (seq_cst: part of the parking Dekker pair), read by workers. */
+    _Atomic uint32_t running;
+    /* A bcl_run_* owns the loop: CAS 0 -> 1 by the caller, release store
+     * 0 at the end.  Guards against two concurrent runs. */
+    _Atomic uint32_t run_owner;
+    /* bcl_stop: set to 1 by any thread / signal handler; futex word that
+     * bcl_run_forever sleeps on. */
+    _Atomic uint32_t stop;
+    /* Set by bcl_loop_free before its drain run; read by tasks. */
+    _Atomic uint32_t cancelling;
+    /* Set once, by bcl_loop_free: workers exit their thread. */
+    _Atomic uint32_t shutdown;
+    /* Task records made and freed off the workers (plain threads). */
+    _Atomic uint64_t outside_created, outside_freed;
+};
+
+/* True while tasks may run.  Any thread. */
+static inline bool
+bcl__loop_running(struct bcl_loop *loop)
+{
+    /* acquire: a worker that sees the run started sees the tasks the
+     * runner queued before setting it; pairs with the store in loop.c. */
+    return atomic_load_explicit(&loop->running, memory_order_acquire) != 0;
+}
+
+/* True if any source of work looks non-empty (parking re-check, P4). */
+bool bcl__loop_has_work(struct bcl_loop *loop);
+
+#endif /* BCL_EXEC_LOOP_H */

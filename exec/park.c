@@ -1,0 +1,196 @@
+/*
+ * exec/park.c - parking and waking workers (protocol in park.h; argument
+ * in docs/design.md, "Parking and waking").
+ */
+#include "park.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+
+#include "futex.h"
+#include "loop.h"
+#include "worker.h"
+
+int
+bcl__park_init(struct bcl__park *p, unsigned nworkers)
+{
+    p->idle = calloc(nworkers, sizeof p->idle[0]);
+    if (p->idle == NULL)
+        return -ENOMEM;
+    /* relaxed: no worker exists yet. */
+    atomic_store_explicit(&p->nspinning, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->nidle, 0, memory_order_relaxed);
+    pthread_mutex_init(&p->lock, NULL);
+    return 0;
+}
+
+void
+bcl__park_destroy(struct bcl__park *p)
+{
+    pthread_mutex_destroy(&p->lock);
+    free(p->idle);
+}
+
+/* Under p->lock: remove worker `index` from the idle stack if present. */
+static bool
+park_unlist_locked(struct bcl__park *p, unsigned index)
+{
+    /* relaxed: writes of nidle happen under the lock we hold. */
+    uint32_t n = atomic_load_explicit(&p->nidle, memory_order_relaxed);
+
+    for (uint32_t i = 0; i < n; i++) {
+        if (p->idle[i] == index) {
+            p->idle[i] = p->idle[n - 1];
+            /* seq_cst: wakers read nidle locklessly at W3. */
+            atomic_store_explicit(&p->nidle, n - 1, memory_order_seq_cst);
+            return true;
+        }
+    }
+    return false;
+}
+
+void
+bcl__park(struct bcl__worker *w)
+{
+    struct bcl_loop *loop = w->loop;
+    struct bcl__park *p = &loop->park;
+    uint32_t n;
+
+    /* P1: announce.  relaxed: `wake` is only set by a waker that finds us
+     * on the idle list, which the lock below publishes. */
+    atomic_store_explicit(&w->wake, 0, memory_order_relaxed);
+    pthread_mutex_lock(&p->lock);
+    n = atomic_load_explicit(&p->nidle, memory_order_relaxed) + 1;
+    p->idle[n - 1] = w->index;
+    /* seq_cst: the P1 half of the Dekker pair with W3 (wake_one). */
+    atomic_store_explicit(&p->nidle, n, memory_order_seq_cst);
+    pthread_mutex_unlock(&p->lock);
+    bcl__stat_inc(&w->stats.parks);
+
+    /* P2: no longer a searcher.  seq_cst RMW: see W3. */
+    if (w->spinning) {
+        w->spinning = false;
+        atomic_fetch_sub_explicit(&p->nspinning, 1, memory_order_seq_cst);
+    }
+    /* P3: our P1/P2 stores before any P4 load; pairs with the fence at
+     * W2 in bcl__park_wake_one(). */
+    atomic_thread_fence(memory_order_seq_cst);
+
+    /* Every worker idle: tell a bcl_run_* waiting for quiescence. */
+    if (n == loop->nworkers)
+        bcl__futex_wake(&p->nidle, INT_MAX);
+
+    /* P4: re-check.  shutdown needs no re-check: it wakes everyone. */
+    if (bcl__loop_has_work(loop)) {
+        bool unlisted;
+
+        pthread_mutex_lock(&p->lock);
+        unlisted = park_unlist_locked(p, w->index);
+        pthread_mutex_unlock(&p->lock);
+        if (unlisted) {
+            /* We search again, as a spinner.  seq_cst: counted before we
+             * look, so wakers see a searcher (W3). */
+            atomic_fetch_add_explicit(&p->nspinning, 1, memory_order_seq_cst);
+            w->spinning = true;
+            return;
+        }
+        /* A waker already took us off the list: its wake is on the way. */
+    }
+    /* P5: sleep until a waker sets our word (acquire: pairs with its
+     * release store, so we see the idle-list update it made). */
+    while (atomic_load_explicit(&w->wake, memory_order_acquire) == 0)
+        bcl__futex_wait(&w->wake, 0, NULL);
+    /* The waker counted us in nspinning (W4), unless it was a shutdown
+     * wake-all, which does not matter any more. */
+    w->spinning = true;
+}
+
+/* Pop one parked worker and wake it; false if none is parked. */
+static bool
+park_wake_some(struct bcl_loop *loop)
+{
+    struct bcl__park *p = &loop->park;
+    struct bcl__worker *v;
+    uint32_t n;
+
+    pthread_mutex_lock(&p->lock);
+    /* relaxed: under the lock that guards its writes. */
+    n = atomic_load_explicit(&p->nidle, memory_order_relaxed);
+    if (n == 0) {
+        pthread_mutex_unlock(&p->lock);
+        return false;
+    }
+    v = &loop->workers[p->idle[n - 1]];
+    /* seq_cst: read locklessly by wakers (W3) and bcl_run_*. */
+    atomic_store_explicit(&p->nidle, n - 1, memory_order_seq_cst);
+    pthread_mutex_unlock(&p->lock);
+    /* release: pairs with the acquire load at P5. */
+    atomic_store_explicit(&v->wake, 1, memory_order_release);
+    bcl__futex_wake(&v->wake, 1);
+    return true;
+}
+
+void
+bcl__park_wake_one(struct bcl_loop *loop)
+{
+    struct bcl__park *p = &loop->park;
+    uint32_t zero = 0;
+
+    /* W2: the caller's publication (W1) before our loads; pairs with P3. */
+    atomic_thread_fence(memory_order_seq_cst);
+    /* W3.  relaxed loads are enough after the fence. */
+    if (atomic_load_explicit(&loop->running, memory_order_relaxed) == 0 ||
+        atomic_load_explicit(&p->nspinning, memory_order_relaxed) != 0 ||
+        atomic_load_explicit(&p->nidle, memory_order_relaxed) == 0)
+        return;
+    /* W4: become the one waker; the woken worker is counted spinning.
+     * seq_cst: ordered with P2/P4 of parkers. */
+    if (!atomic_compare_exchange_strong_explicit(&p->nspinning, &zero, 1,
+                                                 memory_order_seq_cst,
+                                                 memory_order_relaxed))
+        return;
+    if (!park_wake_some(loop))
+        atomic_fetch_sub_explicit(&p->nspinning, 1, memory_order_seq_cst);
+}
+
+void
+bcl__park_wake_all(struct bcl_loop *loop)
+{
+    while (park_wake_some(loop))
+        continue;
+}
+
+void
+bcl__park_found_work(struct bcl__worker *w)
+{
+    struct bcl_loop *loop = w->loop;
+
+    if (!w->spinning)
+        return;
+    w->spinning = false;
+    /* seq_cst: the last searcher to stop must see parkers (W3 again). */
+    if (atomic_fetch_sub_explicit(&loop->park.nspinning, 1,
+                                  memory_order_seq_cst) == 1)
+        bcl__park_wake_one(loop);
+}
+
+bool
+bcl__park_try_spin(struct bcl__worker *w)
+{
+    struct bcl__park *p = &w->loop->park;
+    uint32_t idle, spinning;
+
+    if (w->spinning)
+        return true;
+    /* relaxed: a heuristic cap; a stale value only lets one more or one
+     * fewer worker search. */
+    idle = atomic_load_explicit(&p->nidle, memory_order_relaxed);
+    spinning = atomic_load_explicit(&p->nspinning, memory_order_relaxed);
+    if (2 * spinning >= w->loop->nworkers - idle)
+        return false;
+    /* seq_cst: see W3. */
+    atomic_fetch_add_explicit(&p->nspinning, 1, memory_order_seq_cst);
+    w->spinning = true;
+    return true;
+}

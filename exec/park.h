@@ -1,0 +1,76 @@
+/*
+ * exec/park.h - idle workers: spinning count, parking and the wake-up rule.
+ *
+ * The rule (Go's proc.go, Tokio's idle.rs): new work wakes at most one
+ * parked worker, and only when no worker is already searching ("spinning");
+ * the woken worker searches; when the last searcher finds work it wakes
+ * one more, so work spreads one worker at a time and never in a herd.
+ *
+ * Both sides, as numbered steps (full argument: docs/design.md, "Parking
+ * and waking"):
+ *
+ *   Worker parking (bcl__park)           Waker (bcl__park_wake_one)
+ *   P1 push self on idle list, nidle++   W1 publish the work (deque push,
+ *      (under the idle lock)                injection, loop state)
+ *   P2 stop spinning (nspinning--)       W2 seq_cst fence
+ *   P3 seq_cst fence                     W3 if nspinning > 0 or nidle == 0:
+ *   P4 re-check every source of work        done (a searcher will see W1)
+ *      (deques, injection queue, stop)   W4 CAS nspinning 0 -> 1, pop one
+ *   P5 found work: leave the idle list      idle worker, set its word,
+ *      and search again; else sleep on      futex-wake it
+ *      the futex word until a W4
+ *
+ * P1/P2 before P3-P4 and W1 before W2-W3 form a Dekker pair: either the
+ * waker sees the parker in nidle (or a spinner), or the parker's re-check
+ * sees the work.  So no wake-up is lost, and a worker sleeps only when,
+ * after announcing itself, it saw no work.
+ *
+ * Context: bcl__park: a worker thread about itself.  wake_one: any thread
+ * (async-signal-safe when the loop is not running, as bcl_stop needs).
+ */
+#ifndef BCL_EXEC_PARK_H
+#define BCL_EXEC_PARK_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base.h"
+
+struct bcl_loop;
+struct bcl__worker;
+
+struct bcl__park {
+    /* Workers searching for work.  RMW by searchers and wakers, seq_cst. */
+    BCL__ALIGNED_CACHELINE _Atomic uint32_t nspinning;
+    /* Workers on the idle list; futex word for "all parked" waits.
+     * Written under `lock`, read locklessly (seq_cst) by wakers. */
+    _Atomic uint32_t nidle;
+    pthread_mutex_t lock;      /* protects idle[] and nidle's writes */
+    unsigned *idle;            /* stack of parked worker indices */
+};
+
+int bcl__park_init(struct bcl__park *p, unsigned nworkers);
+void bcl__park_destroy(struct bcl__park *p);
+
+/* A worker with nothing to do: steps P1-P5.  Returns when the worker
+ * should search again (woken, or work seen at P4); the worker is then
+ * counted as spinning (w->spinning). */
+void bcl__park(struct bcl__worker *w);
+
+/* Steps W2-W4 after the caller published work (W1). */
+void bcl__park_wake_one(struct bcl_loop *loop);
+
+/* Wake every parked worker (shutdown).  Any thread. */
+void bcl__park_wake_all(struct bcl_loop *loop);
+
+/* A spinning worker found work: stop spinning; if it was the last
+ * searcher, wake another worker to look for the rest. */
+void bcl__park_found_work(struct bcl__worker *w);
+
+/* May this worker start spinning (steal)?  Caps searchers at half the
+ * busy workers, as Go does; counts the worker in when it says yes. */
+bool bcl__park_try_spin(struct bcl__worker *w);
+
+#endif /* BCL_EXEC_PARK_H */

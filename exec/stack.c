@@ -1,0 +1,142 @@
+/*
+ * exec/stack.c - stack mapping, guard zones and per-worker pools.
+ *
+ * See stack.h for the layout and the guard modes.  Pools keep at most
+ * STACK_POOL_MAX stacks per worker; more are unmapped, so a burst of
+ * suspended tasks does not pin its memory forever.
+ */
+#include "stack.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102 /* Linux 6.13 uapi */
+#endif
+
+#define STACK_DEFAULT ((size_t)64 * 1024)
+#define STACK_MAX ((size_t)1 << 30)
+#define STACK_POOL_MAX 256u
+
+static size_t
+page_size(void)
+{
+    return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+int
+bcl__stack_params_init(struct bcl__stack_params *p, size_t requested,
+                       bool force_mprotect)
+{
+    size_t page = page_size();
+    size_t size = requested ? requested : STACK_DEFAULT;
+
+    if (size > STACK_MAX)
+        return -EINVAL;
+    if (size < 2 * page)
+        size = 2 * page;
+    p->usable = (size + page - 1) & ~(page - 1);
+    /* relaxed: set before any worker thread exists. */
+    atomic_store_explicit(&p->mode,
+                          force_mprotect ? BCL__GUARD_MPROTECT
+                                         : BCL__GUARD_INSTALL,
+                          memory_order_relaxed);
+    return 0;
+}
+
+/* Install the guard zone at base; false if the kernel refused. */
+static bool
+stack_guard(struct bcl__stack_params *p, void *base)
+{
+    /* relaxed: the mode is a hint; a racing fallback only costs one more
+     * refused madvise. */
+    if (atomic_load_explicit(&p->mode, memory_order_relaxed) ==
+        BCL__GUARD_INSTALL) {
+        if (madvise(base, BCL__STACK_GUARD, MADV_GUARD_INSTALL) == 0)
+            return true;
+        if (errno != EINVAL)
+            return false;
+        /* Kernel older than 6.13: fall back for good.  relaxed: as above. */
+        atomic_store_explicit(&p->mode, BCL__GUARD_MPROTECT,
+                              memory_order_relaxed);
+    }
+    return mprotect(base, BCL__STACK_GUARD, PROT_NONE) == 0;
+}
+
+struct bcl__stack *
+bcl__stack_new(struct bcl__stack_params *p)
+{
+    size_t total = BCL__STACK_GUARD + p->usable;
+    char *base = mmap(NULL, total, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
+                      -1, 0);
+    struct bcl__stack *s;
+
+    if (base == MAP_FAILED)
+        return NULL;
+    if (!stack_guard(p, base)) {
+        munmap(base, total);
+        return NULL;
+    }
+    s = (struct bcl__stack *)(base + total) - 1;
+    s->lo = base + BCL__STACK_GUARD;
+    s->size = (size_t)((char *)s - (char *)s->lo);
+    s->next = NULL;
+    return s;
+}
+
+void
+bcl__stack_free(struct bcl__stack *s)
+{
+    char *base = (char *)s->lo - BCL__STACK_GUARD;
+    size_t total = (size_t)((char *)(s + 1) - base);
+
+    munmap(base, total);
+}
+
+struct bcl__stack *
+bcl__stack_get(struct bcl__stack_pool *pool, struct bcl__stack_params *p)
+{
+    struct bcl__stack *s = pool->free;
+
+    if (s == NULL)
+        return bcl__stack_new(p);
+    pool->free = s->next;
+    pool->count--;
+    return s;
+}
+
+void
+bcl__stack_put(struct bcl__stack_pool *pool, struct bcl__stack *s)
+{
+    if (pool->count >= STACK_POOL_MAX) {
+        bcl__stack_free(s);
+        return;
+    }
+    s->next = pool->free;
+    pool->free = s;
+    pool->count++;
+}
+
+void
+bcl__stack_pool_destroy(struct bcl__stack_pool *pool)
+{
+    while (pool->free != NULL) {
+        struct bcl__stack *next = pool->free->next;
+
+        bcl__stack_free(pool->free);
+        pool->free = next;
+    }
+    pool->count = 0;
+}
+
+bool
+bcl__stack_guard_hit(const struct bcl__stack *s, const void *addr)
+{
+    uintptr_t lo = (uintptr_t)s->lo - BCL__STACK_GUARD;
+    uintptr_t a = (uintptr_t)addr;
+
+    return a >= lo && a < (uintptr_t)s->lo;
+}

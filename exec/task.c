@@ -1,0 +1,243 @@
+/*
+ * exec/task.c - task records, spawning, scheduling, resuming, finishing,
+ * detach, cancel, yield (state machines in task.h).
+ */
+#include "task.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loop.h"
+#include "park.h"
+#include "suspend.h"
+#include "worker.h"
+
+/* Records kept per worker for reuse. */
+#define TASK_CACHE_MAX 1024u
+
+struct bcl_task *
+bcl__task_alloc(struct bcl__worker *w)
+{
+    struct bcl_task *t;
+
+    if (w != NULL && w->free_tasks != NULL) {
+        t = w->free_tasks;
+        w->free_tasks = t->next_free;
+        w->nfree_tasks--;
+        return t;
+    }
+    return malloc(sizeof *t);
+}
+
+void
+bcl__task_free(struct bcl__worker *w, struct bcl_task *t)
+{
+    if (w != NULL && w->nfree_tasks < TASK_CACHE_MAX) {
+        t->next_free = w->free_tasks;
+        w->free_tasks = t;
+        w->nfree_tasks++;
+        return;
+    }
+    free(t);
+}
+
+bool
+bcl__task_cancel_requested(const struct bcl_task *t)
+{
+    /* acquire: a cancel request is a plain flag; nothing else is read
+     * through it, but acquire keeps it cheap and ordered on every arch. */
+    return atomic_load_explicit(&t->cancelled, memory_order_acquire) != 0 ||
+           atomic_load_explicit(&t->loop->cancelling,
+                                memory_order_acquire) != 0;
+}
+
+int
+bcl__task_schedule(struct bcl_task *t)
+{
+    struct bcl__worker *w = bcl__worker_current();
+    struct bcl_loop *loop = t->loop;
+
+    /* W1 of the wake-up protocol (park.h): publish, then wake_one. */
+    if (w == NULL || w->loop != loop || bcl__deque_push(&w->dq, t) != 0)
+        bcl__inject_push(&loop->inject, t);
+    bcl__park_wake_one(loop);
+    return 0;
+}
+
+void
+bcl__task_resume(struct bcl_task *t)
+{
+    /* relaxed: the CASes below carry the ordering. */
+    uint32_t state = atomic_load_explicit(&t->run_state, memory_order_relaxed);
+
+    for (;;) {
+        if (state == BCL__TASK_RUNNING) {
+            /* Not switched out yet: leave a note for the commit.
+             * release: pairs with the commit's acquire on failure, so the
+             * task sees what we wrote before resuming it. */
+            if (atomic_compare_exchange_weak_explicit(
+                    &t->run_state, &state, BCL__TASK_NOTIFIED,
+                    memory_order_release, memory_order_relaxed))
+                return;
+        } else {
+            BCL__ASSERT(state == BCL__TASK_PARKED);
+            /* acq_rel: acquire pairs with the commit's release (the saved
+             * context); release publishes our writes to the next runner
+             * (the queue push releases them again). */
+            if (atomic_compare_exchange_weak_explicit(
+                    &t->run_state, &state, BCL__TASK_RUNNABLE,
+                    memory_order_acq_rel, memory_order_relaxed)) {
+                bcl__task_schedule(t);
+                return;
+            }
+        }
+    }
+}
+
+void
+bcl__task_finish(struct bcl__worker *w, struct bcl_task *t)
+{
+    uintptr_t old;
+
+    bcl__stat_inc(&w->stats.finished);
+    /* acq_rel: release publishes result and status to the handle holder;
+     * acquire sees the waiter it registered (bcl_join). */
+    old = atomic_exchange_explicit(&t->join, BCL__JOIN_DONE,
+                                   memory_order_acq_rel);
+    if (old == 0)
+        return; /* the handle holder frees it when it sees DONE */
+    if (old == BCL__JOIN_DETACHED) {
+        bcl__task_free(w, t);
+        return;
+    }
+    bcl__waiter_resolve((struct bcl__waiter *)old, BCL__WAIT_WOKEN);
+}
+
+/* Make a record for fn(arg) in loop, counted against w if it serves the
+ * loop (else against the loop's outside counter). */
+static struct bcl_task *
+task_new(struct bcl__worker *w, struct bcl_loop *loop, bool handle,
+         bcl_fn fn, void *arg)
+{
+    bool local = w != NULL && w->loop == loop;
+    struct bcl_task *t = bcl__task_alloc(w);
+
+    if (t == NULL)
+        return NULL;
+    memset(t, 0, sizeof *t);
+    t->fn = fn;
+    t->arg = arg;
+    t->loop = loop;
+    /* relaxed: the record is published by the queue push that follows. */
+    atomic_store_explicit(&t->run_state, BCL__TASK_RUNNABLE,
+                          memory_order_relaxed);
+    atomic_store_explicit(&t->join, handle ? 0 : BCL__JOIN_DETACHED,
+                          memory_order_relaxed);
+    if (local) {
+        bcl__stat_inc(&w->stats.created);
+        bcl__stat_inc(&w->stats.spawns);
+    } else {
+        /* relaxed: a counter, read by bcl_loop_free once workers park. */
+        atomic_fetch_add_explicit(&loop->outside_created, 1,
+                                  memory_order_relaxed);
+    }
+    return t;
+}
+
+int
+bcl_spawn_on(bcl_loop *loop, bcl_task **out, bcl_fn fn, void *arg)
+{
+    struct bcl__worker *w;
+    struct bcl_task *t;
+
+    if (loop == NULL || fn == NULL)
+        return -EINVAL;
+    w = bcl__worker_current();
+    t = task_new(w, loop, out != NULL, fn, arg);
+    if (t == NULL)
+        return -ENOMEM;
+    if (out != NULL)
+        *out = t;
+    return bcl__task_schedule(t);
+}
+
+int
+bcl_spawn(bcl_task **out, bcl_fn fn, void *arg)
+{
+    struct bcl__worker *w = bcl__worker_current();
+
+    if (fn == NULL)
+        return -EINVAL;
+    if (w == NULL || w->current == NULL)
+        return -EPERM;
+    return bcl_spawn_on(w->loop, out, fn, arg);
+}
+
+int
+bcl_detach(bcl_task *t)
+{
+    uintptr_t expected = 0;
+
+    if (t == NULL)
+        return -EINVAL;
+    /* acq_rel: release hands the record to the finisher (which frees it);
+     * acquire on failure: we see the finished task before freeing it. */
+    if (atomic_compare_exchange_strong_explicit(&t->join, &expected,
+                                                BCL__JOIN_DETACHED,
+                                                memory_order_acq_rel,
+                                                memory_order_acquire))
+        return 0;
+    if (expected != BCL__JOIN_DONE)
+        return -EINVAL; /* already detached or being joined */
+    bcl__task_free(bcl__worker_current(), t);
+    return 0;
+}
+
+int
+bcl_cancel(bcl_task *t)
+{
+    if (t == NULL)
+        return -EINVAL;
+    /* release: the task (or the worker about to start it) that sees the
+     * flag sees what the canceller wrote before. */
+    atomic_store_explicit(&t->cancelled, 1, memory_order_release);
+    return 0;
+}
+
+void
+bcl_yield(void)
+{
+    struct bcl__worker *w = bcl__worker_current();
+
+    if (w == NULL || w->current == NULL) {
+        sched_yield();
+        return;
+    }
+    bcl__worker_switch_out(BCL__SWITCH_YIELD);
+}
+
+bcl_task *
+bcl_current_task(void)
+{
+    struct bcl__worker *w = bcl__worker_current();
+
+    return w != NULL ? w->current : NULL;
+}
+
+bcl_loop *
+bcl_current(void)
+{
+    struct bcl__worker *w = bcl__worker_current();
+
+    return w != NULL ? w->loop : NULL;
+}
+
+int
+bcl_worker_index(void)
+{
+    struct bcl__worker *w = bcl__worker_current();
+
+    return w != NULL ? (int)w->index : -EPERM;
+}

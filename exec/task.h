@@ -1,0 +1,93 @@
+/*
+ * exec/task.h - struct bcl_task and its two state machines.
+ *
+ * 1. Run state (who may run the task), `run_state`:
+ *
+ *      RUNNABLE --a worker takes it--> RUNNING
+ *      RUNNING --suspends, scheduler commits after the switch--> PARKED
+ *      RUNNING --resolved before the commit--> NOTIFIED
+ *      NOTIFIED --commit sees it--> RUNNABLE (requeued at once)
+ *      PARKED --bcl__task_resume--> RUNNABLE (queued by the resumer)
+ *
+ *    A task is in at most one run queue, and only when RUNNABLE; whoever
+ *    moves it to RUNNABLE queues it.  The commit happens on the scheduler's
+ *    stack after the task's context is saved, so a resumer can never start
+ *    a context that is still being saved.
+ *
+ * 2. Join word (who frees the record), `join`:
+ *
+ *      0 (running, handle held) --bcl_join--> waiter pointer
+ *      0 --bcl_detach--> DETACHED
+ *      0 / waiter / DETACHED --the task ends (exchange)--> DONE
+ *
+ *    The exchange to DONE tells the finisher what to do: wake the waiter,
+ *    free the record (DETACHED), or nothing (the handle holder will free it
+ *    when it sees DONE).  So exactly one party frees each record.
+ *
+ * A task that has not started has no stack (`stack` NULL).  A child run
+ * inline by bcl_join borrows its parent's stack (`owns_stack` false): its
+ * frames sit on top of the parent's, and suspending it suspends both.
+ */
+#ifndef BCL_EXEC_TASK_H
+#define BCL_EXEC_TASK_H
+
+#include <boucle/exec.h>
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <urcu/wfcqueue.h>
+
+#include "base.h"
+
+struct bcl__stack;
+struct bcl__worker;
+
+enum bcl__run_state {
+    BCL__TASK_RUNNABLE,
+    BCL__TASK_RUNNING,
+    BCL__TASK_PARKED,
+    BCL__TASK_NOTIFIED,
+};
+
+#define BCL__JOIN_DETACHED ((uintptr_t)1)
+#define BCL__JOIN_DONE ((uintptr_t)2)
+
+struct bcl_task {
+    bcl_fn fn;                 /* immutable after spawn */
+    void *arg;
+    void *result;              /* written by the task; read after DONE */
+    struct bcl_loop *loop;     /* immutable */
+    struct bcl__stack *stack;  /* NULL until first run; then the running worker */
+    bool owns_stack;           /* false: borrowed from an inline host */
+    int status;                /* 0, -ECANCELED or -ENOMEM; read after DONE */
+    _Atomic uint32_t run_state; /* enum bcl__run_state, see above */
+    _Atomic uint32_t cancelled; /* sticky flag; any thread sets, task reads */
+    _Atomic uintptr_t join;    /* 0, waiter pointer, DETACHED or DONE */
+    struct cds_wfcq_node inject_node; /* while in the injection queue */
+    struct bcl_task *next_free;       /* in a worker's record cache */
+};
+
+/* Make a task record (from the current worker's cache when there is one). */
+struct bcl_task *bcl__task_alloc(struct bcl__worker *w);
+/* Return a record for reuse, to worker w's cache (w may be NULL). */
+void bcl__task_free(struct bcl__worker *w, struct bcl_task *t);
+
+/* Queue a RUNNABLE task: on the calling worker's deque if it serves the
+ * task's loop, else through the injection queue; wakes a worker if
+ * needed.  0 or -ENOMEM (deque growth failed: nothing was queued). */
+int bcl__task_schedule(struct bcl_task *t);
+
+/* Make a suspended (or suspending) task runnable again: the resume half
+ * of the run-state machine above.  Any thread. */
+void bcl__task_resume(struct bcl_task *t);
+
+/* The task has ended (status already set): publish DONE and act on the
+ * join word.  w is the calling worker (NULL from a plain thread). */
+void bcl__task_finish(struct bcl__worker *w, struct bcl_task *t);
+
+/* True if t or its loop asked for cancellation (checked at suspension
+ * points and before a task starts). */
+bool bcl__task_cancel_requested(const struct bcl_task *t);
+
+#endif /* BCL_EXEC_TASK_H */

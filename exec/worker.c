@@ -1,0 +1,281 @@
+/*
+ * exec/worker.c - the per-worker scheduling loop (order of the search in
+ * worker.h; fairness argument in docs/design.md, "Finding work").
+ *
+ * Invariants:
+ *   - a task is run by at most one worker at a time: it is taken from
+ *     exactly one queue (deque pop/steal or injection pop) while RUNNABLE;
+ *   - the scheduler context of a worker never migrates; task contexts do;
+ *   - after any fiber switch, code re-reads the current worker through
+ *     bcl__worker_current(): the thread may have changed.
+ */
+#include "worker.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+
+#include "loop.h"
+#include "park.h"
+#include "signal.h"
+#include "task.h"
+
+/* The only thread-local state of the library.  initial-exec: a plain
+ * %fs-relative load, safe to read from the SIGSEGV handler. */
+static __thread struct bcl__worker *tls_worker
+    __attribute__((tls_model("initial-exec")));
+
+/* How often the injection queue is served before the local deque. */
+#define INJECT_EVERY 61u
+/* Passes over all victims before a spinning worker parks. */
+#define STEAL_ROUNDS 4u
+
+__attribute__((noinline)) struct bcl__worker *
+bcl__worker_current(void)
+{
+    /* The empty asm makes this function opaque to the optimizer, so no
+     * caller can reuse an earlier answer (or the thread pointer) across a
+     * fiber switch. */
+    __asm__ volatile("" ::: "memory");
+    return tls_worker;
+}
+
+static void
+task_main(void *arg)
+{
+    struct bcl_task *t = arg;
+
+    t->result = t->fn(t->arg);
+    bcl__worker_switch_out(BCL__SWITCH_EXIT);
+}
+
+void
+bcl__worker_switch_out(enum bcl__switch_reason reason)
+{
+    struct bcl__worker *w = bcl__worker_current();
+    struct bcl_task *t = w->current;
+
+    w->reason = reason;
+    bcl__fiber_switch(&t->stack->ctx, &w->sched,
+                      reason == BCL__SWITCH_EXIT);
+}
+
+void
+bcl__worker_run_inline(struct bcl__worker *w, struct bcl_task *t)
+{
+    struct bcl_task *parent = w->current;
+
+    t->stack = parent->stack;
+    t->owns_stack = false;
+    /* relaxed: we took t from our deque; nobody else can see it. */
+    atomic_store_explicit(&t->run_state, BCL__TASK_RUNNING,
+                          memory_order_relaxed);
+    w->current = t;
+    bcl__stat_inc(&w->stats.tasks_run);
+    t->result = t->fn(t->arg);
+    /* t may have suspended and moved us to another thread. */
+    w = bcl__worker_current();
+    w->current = parent;
+    t->stack = NULL;
+}
+
+/* Requeue a task that stays runnable (yield, or woken while parking). */
+static void
+worker_requeue(struct bcl__worker *w, struct bcl_task *t)
+{
+    /* relaxed: we own t until it is pushed (the push publishes it). */
+    atomic_store_explicit(&t->run_state, BCL__TASK_RUNNABLE,
+                          memory_order_relaxed);
+    if (bcl__deque_push(&w->dq, t) != 0)
+        bcl__inject_push(&w->loop->inject, t);
+}
+
+/* Act on what the task that just switched out asked for. */
+static void
+worker_after_switch(struct bcl__worker *w, struct bcl_task *t)
+{
+    uint32_t expected = BCL__TASK_RUNNING;
+
+    switch (w->reason) {
+    case BCL__SWITCH_EXIT:
+        bcl__fiber_destroy(&t->stack->ctx);
+        bcl__stack_put(&w->stacks, t->stack);
+        t->stack = NULL;
+        bcl__task_finish(w, t);
+        break;
+    case BCL__SWITCH_YIELD:
+        bcl__stat_inc(&w->stats.yields);
+        worker_requeue(w, t);
+        w->take_oldest = true;
+        break;
+    case BCL__SWITCH_PARK:
+        /* Commit the suspension.  release: a resumer that sees PARKED
+         * sees the saved context; acquire on failure: we see what the
+         * resumer wrote before setting NOTIFIED (task.c). */
+        if (!atomic_compare_exchange_strong_explicit(
+                &t->run_state, &expected, BCL__TASK_PARKED,
+                memory_order_acq_rel, memory_order_acquire)) {
+            BCL__ASSERT(expected == BCL__TASK_NOTIFIED);
+            worker_requeue(w, t);
+        }
+        break;
+    }
+}
+
+static void
+worker_run(struct bcl__worker *w, struct bcl_task *t)
+{
+    if (t->stack == NULL) {
+        struct bcl__stack *s;
+
+        if (bcl__task_cancel_requested(t)) {
+            t->status = -ECANCELED;
+            bcl__task_finish(w, t);
+            return;
+        }
+        s = bcl__stack_get(&w->stacks, &w->loop->stack_params);
+        if (s == NULL) {
+            t->status = -ENOMEM;
+            bcl__task_finish(w, t);
+            return;
+        }
+        t->stack = s;
+        t->owns_stack = true;
+        bcl__fiber_init(&s->ctx, s->lo, s->size, task_main, t);
+    }
+    /* relaxed: we took t from a queue while RUNNABLE: it is ours. */
+    atomic_store_explicit(&t->run_state, BCL__TASK_RUNNING,
+                          memory_order_relaxed);
+    w->current = t;
+    w->running = t->stack;
+    bcl__stat_inc(&w->stats.tasks_run);
+    bcl__fiber_switch(&w->sched, &t->stack->ctx, false);
+    /* The task that switched out may be an inline child hosted on t's
+     * stack; it is the worker's current task. */
+    t = w->current;
+    w->current = NULL;
+    w->running = NULL;
+    worker_after_switch(w, t);
+}
+
+static struct bcl_task *
+worker_take_injected(struct bcl__worker *w)
+{
+    struct bcl_task *t = bcl__inject_pop(&w->loop->inject);
+
+    if (t != NULL)
+        bcl__stat_inc(&w->stats.injected);
+    return t;
+}
+
+static struct bcl_task *
+worker_steal(struct bcl__worker *w)
+{
+    struct bcl_loop *loop = w->loop;
+    unsigned n = loop->nworkers;
+
+    for (unsigned round = 0; round < STEAL_ROUNDS; round++) {
+        unsigned start = bcl__rand_below(&w->rng, n);
+
+        for (unsigned i = 0; i < n; i++) {
+            struct bcl__worker *victim = &loop->workers[(start + i) % n];
+            void *item;
+
+            if (victim == w)
+                continue;
+            bcl__stat_inc(&w->stats.steal_attempts);
+            if (bcl__deque_steal(&victim->dq, &item) == BCL__STEAL_OK) {
+                bcl__stat_inc(&w->stats.steals);
+                return item;
+            }
+        }
+        /* Work may also arrive from outside while we search. */
+        struct bcl_task *t = worker_take_injected(w);
+        if (t != NULL)
+            return t;
+        if (!bcl__loop_running(loop))
+            return NULL;
+    }
+    return NULL;
+}
+
+static struct bcl_task *
+worker_find(struct bcl__worker *w)
+{
+    struct bcl_task *t;
+    void *item;
+
+    if (++w->ticks % INJECT_EVERY == 0 &&
+        (t = worker_take_injected(w)) != NULL)
+        return t;
+    if (w->take_oldest) {
+        w->take_oldest = false;
+        if (bcl__deque_steal(&w->dq, &item) == BCL__STEAL_OK)
+            return item;
+    }
+    if ((t = bcl__deque_pop(&w->dq)) != NULL)
+        return t;
+    if ((t = worker_take_injected(w)) != NULL)
+        return t;
+    if (!bcl__park_try_spin(w))
+        return NULL;
+    return worker_steal(w);
+}
+
+static void
+worker_pin(struct bcl__worker *w)
+{
+    cpu_set_t allowed, mine;
+    unsigned seen = 0;
+
+    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0)
+        return;
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+        if (!CPU_ISSET(cpu, &allowed))
+            continue;
+        if (seen++ == w->index % (unsigned)CPU_COUNT(&allowed)) {
+            CPU_ZERO(&mine);
+            CPU_SET(cpu, &mine);
+            pthread_setaffinity_np(pthread_self(), sizeof mine, &mine);
+            return;
+        }
+    }
+}
+
+static void *
+worker_main(void *arg)
+{
+    struct bcl__worker *w = arg;
+    struct bcl_loop *loop = w->loop;
+
+    tls_worker = w;
+    bcl__fiber_init_thread(&w->sched);
+    w->altstack = bcl__signal_altstack_enter();
+    if (loop->flags & BCL_PIN_WORKERS)
+        worker_pin(w);
+    /* acquire: pairs with the release store in bcl_loop_free(). */
+    while (atomic_load_explicit(&loop->shutdown, memory_order_acquire) == 0) {
+        struct bcl_task *t = NULL;
+
+        if (bcl__loop_running(loop))
+            t = worker_find(w);
+        if (t == NULL) {
+            bcl__park(w);
+            continue;
+        }
+        bcl__park_found_work(w);
+        worker_run(w, t);
+    }
+    bcl__signal_altstack_leave(w->altstack);
+    bcl__fiber_destroy(&w->sched);
+    tls_worker = NULL;
+    return NULL;
+}
+
+int
+bcl__worker_start(struct bcl__worker *w)
+{
+    int err = pthread_create(&w->thread, NULL, worker_main, w);
+
+    return err == 0 ? 0 : -EAGAIN;
+}

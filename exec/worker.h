@@ -1,0 +1,102 @@
+/*
+ * exec/worker.h - one worker thread of a loop and its scheduling loop.
+ *
+ * Each worker owns a Chase-Lev deque, a stack pool, a cache of task
+ * records and its own context (the thread's stack) in which the
+ * scheduling loop runs; tasks switch to that context whenever they
+ * suspend, yield or end, and the loop picks the next task:
+ *
+ *   1. every 61st tick: the injection queue first (fairness);
+ *   2. after a yield: the oldest task of its own deque (FIFO), so a task
+ *      yielding in a loop lets every other queued task run;
+ *   3. its own deque, newest first (LIFO: children run first, few stacks);
+ *   4. the injection queue;
+ *   5. stealing from random victims, if allowed to spin (park.h);
+ *   6. park.
+ *
+ * The current worker is the only thread-local state of the library,
+ * read through bcl__worker_current(), an out-of-line call that is never
+ * cached across a suspension (a task may resume on another thread).
+ *
+ * Fields marked "owner" are touched only by the worker's own thread.
+ */
+#ifndef BCL_EXEC_WORKER_H
+#define BCL_EXEC_WORKER_H
+
+#include <boucle/exec.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base.h"
+#include "deque.h"
+#include "fiber.h"
+#include "rand.h"
+#include "stack.h"
+
+struct bcl_task;
+
+/* What a task asked its scheduler to do after switching out. */
+enum bcl__switch_reason {
+    BCL__SWITCH_PARK,   /* commit the suspension (task.h run state) */
+    BCL__SWITCH_YIELD,  /* requeue it behind the others */
+    BCL__SWITCH_EXIT,   /* it ended: recycle its stack, finish it */
+};
+
+/* Counters: written by the owner only (relaxed load + store, no RMW),
+ * read by bcl_loop_stats (relaxed). */
+struct bcl__worker_stats {
+    _Atomic uint64_t tasks_run, spawns, steals, steal_attempts, parks,
+        injected, yields;
+    _Atomic uint64_t created, finished; /* tasks, for bcl_loop_free */
+};
+
+struct bcl__worker {
+    struct bcl__deque dq;          /* owner pushes/pops; thieves steal */
+    struct bcl_loop *loop;         /* immutable */
+    unsigned index;                /* immutable */
+    pthread_t thread;              /* immutable after start */
+    struct bcl__fiber_ctx sched;   /* owner: the scheduling loop's context */
+    struct bcl_task *current;      /* owner: running task, NULL in sched */
+    struct bcl__stack *running;    /* owner: stack being run (SIGSEGV) */
+    enum bcl__switch_reason reason; /* owner: set by the task before a switch */
+    uint32_t ticks;                /* owner */
+    bool take_oldest;              /* owner: a yield just happened */
+    bool spinning;                 /* owner: counted in park.nspinning */
+    struct bcl__rand rng;          /* owner */
+    struct bcl__stack_pool stacks; /* owner */
+    struct bcl_task *free_tasks;   /* owner: record cache */
+    unsigned nfree_tasks;          /* owner */
+    void *altstack;                /* owner: SIGSEGV handler stack */
+    /* Futex word: 0 while parked, 1 once woken.  Waker stores (release)
+     * then wakes; the owner loads (acquire). */
+    BCL__ALIGNED_CACHELINE _Atomic uint32_t wake;
+    struct bcl__worker_stats stats;
+};
+
+/* The worker running the caller, or NULL on a plain thread.  Never
+ * inlined: the answer may change across any suspension. */
+struct bcl__worker *bcl__worker_current(void);
+
+int bcl__worker_start(struct bcl__worker *w);
+
+/* Suspend the running task: switch to the scheduler with `reason`.
+ * Returns when the task runs again, maybe on another worker. */
+void bcl__worker_switch_out(enum bcl__switch_reason reason);
+
+/* Run an unstarted child `t` on the caller's stack (bcl_join inline). */
+void bcl__worker_run_inline(struct bcl__worker *w, struct bcl_task *t);
+
+/* Owner-only counter increment (no atomic RMW: single writer). */
+static inline void
+bcl__stat_inc(_Atomic uint64_t *counter)
+{
+    /* relaxed: statistics, read approximately by bcl_loop_stats(). */
+    atomic_store_explicit(
+        counter, atomic_load_explicit(counter, memory_order_relaxed) + 1,
+        memory_order_relaxed);
+}
+
+#endif /* BCL_EXEC_WORKER_H */

@@ -1,0 +1,103 @@
+/*
+ * tests/runner.c - runs the tests listed in test-list.h.
+ *
+ *   boucle_tests --list     print every test name
+ *   boucle_tests NAME...    run the named tests
+ *   boucle_tests            run them all
+ *
+ * Each test runs in a forked child with an alarm (TEST_TIMEOUT seconds,
+ * or $BCL_TEST_TIMEOUT), so a crash or a hang fails that test only.
+ * Output is TAP; the last line is "N passed, N failed".
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define TEST(name) int test_##name(void);
+#include "test-list.h"
+#undef TEST
+
+struct test_entry {
+    const char *name;
+    int (*fn)(void);
+};
+
+#define TEST(name) { #name, test_##name },
+static const struct test_entry tests[] = {
+#include "test-list.h"
+};
+#undef TEST
+
+#define NTESTS (sizeof tests / sizeof tests[0])
+#define TEST_TIMEOUT 240
+
+static int
+run_one(const struct test_entry *t)
+{
+    const char *env = getenv("BCL_TEST_TIMEOUT");
+    unsigned timeout = env ? (unsigned)atoi(env) : TEST_TIMEOUT;
+    int status;
+    pid_t pid;
+
+    fflush(stdout);
+    pid = fork();
+    if (pid < 0)
+        return 1;
+    if (pid == 0) {
+        alarm(timeout);
+        _exit(t->fn() == 0 ? 0 : 1);
+    }
+    while (waitpid(pid, &status, 0) < 0)
+        continue;
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status) != 0;
+    fprintf(stderr, "# %s: killed by signal %d%s\n", t->name, WTERMSIG(status),
+            WTERMSIG(status) == SIGALRM ? " (timeout)" : "");
+    return 1;
+}
+
+int
+main(int argc, char **argv)
+{
+    unsigned passed = 0, failed = 0, planned = 0;
+    int only = argc > 1;
+
+    if (argc == 2 && strcmp(argv[1], "--list") == 0) {
+        for (size_t i = 0; i < NTESTS; i++)
+            puts(tests[i].name);
+        return 0;
+    }
+    for (size_t i = 0; i < NTESTS; i++) {
+        int selected = !only;
+
+        for (int a = 1; a < argc; a++)
+            selected |= strcmp(argv[a], tests[i].name) == 0;
+        planned += selected;
+    }
+    if (planned == 0) {
+        fprintf(stderr, "no such test\n");
+        return 2;
+    }
+    printf("1..%u\n", planned);
+    for (size_t i = 0, n = 0; i < NTESTS; i++) {
+        int selected = !only;
+
+        for (int a = 1; a < argc; a++)
+            selected |= strcmp(argv[a], tests[i].name) == 0;
+        if (!selected)
+            continue;
+        n++;
+        if (run_one(&tests[i]) == 0) {
+            passed++;
+            printf("ok %zu - %s\n", n, tests[i].name);
+        } else {
+            failed++;
+            printf("not ok %zu - %s\n", n, tests[i].name);
+        }
+    }
+    printf("%u passed, %u failed\n", passed, failed);
+    return failed != 0;
+}

@@ -1,0 +1,34 @@
+/* tests/test-list.h: one line per test; runner.c and CMakeLists.txt read it. */
+TEST(deque_push_pop_lifo)
+TEST(deque_steal_fifo)
+TEST(deque_grow_keeps_order)
+TEST(deque_pop_if)
+TEST(deque_steal_exactly_once)          /* owner vs 3 thieves, 10^6 items */
+TEST(fiber_switch_preserves_state)      /* registers, FP control, 10^5 switches */
+TEST(stack_overflow_reported)           /* child process: message + SIGABRT */
+TEST(spawn_join_w1)                     /* 10^6 spawns joined, checksum */
+TEST(spawn_join_w2)
+TEST(spawn_join_w4)
+TEST(spawn_fib_w1)                      /* fork-join, inline joins */
+TEST(spawn_fib_w2)
+TEST(spawn_nested_depth)                /* chain of 10^5 nested joins */
+TEST(spawn_detach)
+TEST(yield_round_robin)
+TEST(yield_no_starvation)               /* injection queue vs a yield loop */
+TEST(cancel_before_start)
+TEST(migration_keeps_worker_state)
+TEST(run_until_complete_twice)
+TEST(run_forever_queued_then_stop)      /* ensure_future + run_forever */
+TEST(run_forever_stop_from_thread)
+TEST(run_forever_sigint)
+TEST(run_pending_stay_for_next_run)
+TEST(loop_free_cancels_queued)
+TEST(park_no_lost_wakeup)               /* 10^5 rounds: all parked, 1 spawn */
+TEST(suspend_100k_resumed_once)
+TEST(suspend_resolve_races_switch)
+TEST(errors_null_handles)
+TEST(errors_bad_config)
+TEST(errors_spawn_from_thread)
+TEST(errors_wrong_context)
+TEST(errors_run_on_running_loop)
+TEST(errors_strerror)

@@ -1,0 +1,57 @@
+/*
+ * tests/test.h - assertions for boucle's tests.
+ *
+ * Each test is `int test_<name>(void)` returning 0; a failed CHECK prints
+ * the file, line, expression and both values, and returns 1 from the test.
+ * The runner runs each test in a forked child, so a crash or a hang is
+ * one failed test, not a broken run.
+ */
+#ifndef BCL_TESTS_TEST_H
+#define BCL_TESTS_TEST_H
+
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CHECK(cond)                                                        \
+    do {                                                                   \
+        if (!(cond)) {                                                     \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__,         \
+                    __LINE__, #cond);                                      \
+            return 1;                                                      \
+        }                                                                  \
+    } while (0)
+
+#define CHECK_EQ(a, b)                                                     \
+    do {                                                                   \
+        int64_t check_a_ = (int64_t)(a), check_b_ = (int64_t)(b);          \
+        if (check_a_ != check_b_) {                                        \
+            fprintf(stderr,                                                \
+                    "%s:%d: CHECK_EQ(%s, %s) failed: %" PRId64             \
+                    " != %" PRId64 "\n",                                   \
+                    __FILE__, __LINE__, #a, #b, check_a_, check_b_);       \
+            return 1;                                                      \
+        }                                                                  \
+    } while (0)
+
+#define CHECK_PTR_EQ(a, b)                                                 \
+    do {                                                                   \
+        const void *check_a_ = (a), *check_b_ = (b);                       \
+        if (check_a_ != check_b_) {                                        \
+            fprintf(stderr, "%s:%d: CHECK_PTR_EQ(%s, %s) failed: %p != %p\n", \
+                    __FILE__, __LINE__, #a, #b, check_a_, check_b_);       \
+            return 1;                                                      \
+        }                                                                  \
+    } while (0)
+
+/* Inside a task body (returns void *): record the failure and return. */
+#define TASK_CHECK(flag, cond)                                             \
+    do {                                                                   \
+        if (!(cond)) {                                                     \
+            fprintf(stderr, "%s:%d: TASK_CHECK(%s) failed\n", __FILE__,    \
+                    __LINE__, #cond);                                      \
+            atomic_store(flag, 1);                                         \
+        }                                                                  \
+    } while (0)
+
+#endif /* BCL_TESTS_TEST_H */

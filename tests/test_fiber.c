@@ -1,0 +1,136 @@
+/*
+ * tests/test_fiber.c - the context switch alone (white-box, exec/fiber.h):
+ * values live across switches survive, each fiber keeps its own floating-
+ * point control state, and a stack overflow is reported, not silent.
+ */
+#include <boucle/boucle.h>
+
+#include <fenv.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "exec/fiber.h"
+#include "exec/stack.h"
+#include "tests/test.h"
+
+#define ROUNDS 100000
+
+static struct bcl__fiber_ctx main_ctx, fiber_ctx;
+static uint64_t fiber_sum;
+static int fiber_round_mode;
+
+static void
+fiber_body(void *arg)
+{
+    uint64_t local = (uint64_t)(uintptr_t)arg; /* lives in a callee-saved reg */
+
+    fesetround(FE_UPWARD);
+    for (int i = 0; i < ROUNDS; i++) {
+        local += (uint64_t)i;
+        fiber_sum = local;
+        fiber_round_mode = fegetround();
+        bcl__fiber_switch(&fiber_ctx, &main_ctx, false);
+    }
+    bcl__fiber_switch(&fiber_ctx, &main_ctx, true);
+}
+
+int
+test_fiber_switch_preserves_state(void)
+{
+    struct bcl__stack_params params;
+    struct bcl__stack *stack;
+    uint64_t expected = 7, mine = 0;
+
+    CHECK_EQ(bcl__stack_params_init(&params, 0, false), 0);
+    stack = bcl__stack_new(&params);
+    CHECK(stack != NULL);
+    bcl__fiber_init_thread(&main_ctx);
+    bcl__fiber_init(&fiber_ctx, stack->lo, stack->size, fiber_body,
+                    (void *)(uintptr_t)7);
+    fesetround(FE_TONEAREST);
+    for (int i = 0; i < ROUNDS; i++) {
+        bcl__fiber_switch(&main_ctx, &fiber_ctx, false);
+        expected += (uint64_t)i;
+        mine += 3;
+        CHECK_EQ(fiber_sum, expected);
+        CHECK_EQ(fiber_round_mode, FE_UPWARD);
+        CHECK_EQ(fegetround(), FE_TONEAREST);
+    }
+    bcl__fiber_switch(&main_ctx, &fiber_ctx, false); /* fiber exits */
+    CHECK_EQ(mine, 3ull * ROUNDS);
+    bcl__fiber_destroy(&fiber_ctx);
+    bcl__fiber_destroy(&main_ctx);
+    bcl__stack_free(stack);
+    return 0;
+}
+
+/* --- stack overflow, in a child process ---------------------------- */
+
+static volatile int overflow_limit = 1 << 30; /* never reached */
+
+static int
+overflow_recurse(volatile char *previous, int depth)
+{
+    volatile char frame[512];
+
+    frame[0] = (char)depth;
+    frame[511] = previous ? previous[0] : 0;
+    if (depth == overflow_limit)
+        return 0;
+    return overflow_recurse(frame, depth + 1) + frame[100];
+}
+
+static void *
+overflow_task(void *arg)
+{
+    (void)arg;
+    return (void *)(intptr_t)overflow_recurse(NULL, 0);
+}
+
+static void
+overflow_child(void)
+{
+    bcl_loop *loop;
+    bcl_config cfg = { .workers = 1 };
+
+    if (bcl_loop_new(&loop, &cfg) != 0)
+        _exit(3);
+    bcl_run_until_complete(loop, overflow_task, NULL, NULL);
+    _exit(4); /* not reached: the overflow aborts */
+}
+
+int
+test_stack_overflow_reported(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    /* ASan owns SIGSEGV and reports the overflow itself. */
+    return 0;
+#else
+    int fds[2], status;
+    char out[512] = { 0 };
+    ssize_t got = 0, r;
+    pid_t pid;
+
+    CHECK_EQ(pipe(fds), 0);
+    pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], STDERR_FILENO);
+        close(fds[0]);
+        overflow_child();
+    }
+    close(fds[1]);
+    while ((r = read(fds[0], out + got, sizeof out - 1 - (size_t)got)) > 0)
+        got += r;
+    close(fds[0]);
+    CHECK_EQ(waitpid(pid, &status, 0), pid);
+    CHECK(WIFSIGNALED(status));
+    CHECK_EQ(WTERMSIG(status), SIGABRT);
+    CHECK(strstr(out, "boucle: task stack overflow") != NULL);
+    return 0;
+#endif
+}

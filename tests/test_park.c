@@ -1,0 +1,210 @@
+/*
+ * tests/test_park.c - parking and the suspension interface: no lost
+ * wake-up when every worker sleeps, and many suspended tasks resumed
+ * exactly once (white-box through exec/suspend.h).
+ */
+#include <boucle/boucle.h>
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec/loop.h"
+#include "exec/suspend.h"
+#include "tests/test.h"
+
+/* --- 10^5 rounds: all workers parked, then one spawn from outside ---- */
+
+#define ROUNDS 100000
+
+static void *
+run_forever_thread(void *arg)
+{
+    bcl_run_forever(arg);
+    return NULL;
+}
+
+static void *
+increment(void *arg)
+{
+    return (void *)((uintptr_t)arg + 1);
+}
+
+static void
+wait_all_parked(bcl_loop *loop)
+{
+    /* White-box: the parking protocol's own count. */
+    while (atomic_load(&loop->park.nidle) != loop->nworkers)
+        sched_yield();
+}
+
+int
+test_park_no_lost_wakeup(void)
+{
+    bcl_config cfg = { .workers = 2 };
+    bcl_loop *loop;
+    pthread_t runner;
+
+    CHECK_EQ(bcl_loop_new(&loop, &cfg), 0);
+    CHECK_EQ(pthread_create(&runner, NULL, run_forever_thread, loop), 0);
+    for (uintptr_t i = 0; i < ROUNDS; i++) {
+        bcl_task *t;
+        void *r = NULL;
+
+        wait_all_parked(loop);
+        CHECK_EQ(bcl_spawn_on(loop, &t, increment, (void *)i), 0);
+        CHECK_EQ(bcl_join(t, &r), 0); /* hangs if the wake-up was lost */
+        CHECK_EQ((uintptr_t)r, i + 1);
+    }
+    CHECK_EQ(bcl_stop(loop), 0);
+    pthread_join(runner, NULL);
+    CHECK_EQ(bcl_loop_free(loop), 0);
+    return 0;
+}
+
+/* --- 100,000 tasks suspended at once, each resumed exactly once ------ */
+
+#define SLEEPERS 100000
+
+struct gate {
+    pthread_mutex_t lock;
+    struct bcl__waiter **waiters; /* under lock */
+    size_t count;                 /* under lock */
+    _Atomic uint32_t resumed[SLEEPERS];
+    _Atomic uint64_t sum;
+};
+
+static struct gate gate;
+
+static void *
+sleeper(void *arg)
+{
+    uintptr_t id = (uintptr_t)arg;
+    struct bcl__waiter w;
+
+    bcl__waiter_init(&w);
+    w.data = arg;
+    pthread_mutex_lock(&gate.lock);
+    gate.waiters[gate.count++] = &w;
+    pthread_mutex_unlock(&gate.lock);
+    if (bcl__wait(&w) == BCL__WAIT_WOKEN) {
+        atomic_fetch_add(&gate.resumed[id], 1);
+        atomic_fetch_add(&gate.sum, id);
+    }
+    return NULL;
+}
+
+static size_t
+gate_count(void)
+{
+    size_t n;
+
+    pthread_mutex_lock(&gate.lock);
+    n = gate.count;
+    pthread_mutex_unlock(&gate.lock);
+    return n;
+}
+
+static void *
+suspend_main(void *arg)
+{
+    bcl_task **tasks = arg;
+
+    for (uintptr_t i = 0; i < SLEEPERS; i++)
+        if (bcl_spawn(&tasks[i], sleeper, (void *)i) != 0)
+            return (void *)1;
+    while (gate_count() < SLEEPERS)
+        bcl_yield();
+    /* All suspended: resume each once, newest first. */
+    for (size_t i = SLEEPERS; i-- > 0;)
+        if (!bcl__waiter_resolve(gate.waiters[i], BCL__WAIT_WOKEN))
+            return (void *)2;
+    for (uintptr_t i = 0; i < SLEEPERS; i++)
+        if (bcl_join(tasks[i], NULL) != 0)
+            return (void *)3;
+    return NULL;
+}
+
+int
+test_suspend_100k_resumed_once(void)
+{
+    bcl_config cfg = { .workers = 2 };
+    bcl_task **tasks = calloc(SLEEPERS, sizeof *tasks);
+    uint64_t expected = 0;
+    bcl_loop *loop;
+    void *r = (void *)9;
+
+    CHECK(tasks != NULL);
+    gate.waiters = calloc(SLEEPERS, sizeof *gate.waiters);
+    CHECK(gate.waiters != NULL);
+    pthread_mutex_init(&gate.lock, NULL);
+    CHECK_EQ(bcl_loop_new(&loop, &cfg), 0);
+    CHECK_EQ(bcl_run_until_complete(loop, suspend_main, tasks, &r), 0);
+    CHECK_PTR_EQ(r, NULL);
+    for (uint64_t i = 0; i < SLEEPERS; i++) {
+        CHECK_EQ(atomic_load(&gate.resumed[i]), 1);
+        expected += i;
+    }
+    CHECK_EQ(atomic_load(&gate.sum), expected);
+    CHECK_EQ(bcl_loop_free(loop), 0);
+    free(gate.waiters);
+    free(tasks);
+    return 0;
+}
+
+/* A resolve that races the suspension itself (before the task switched
+ * out) is not lost: resolve from another thread right after publishing. */
+#define RACES 20000
+
+static _Atomic(struct bcl__waiter *) race_slot;
+static _Atomic int race_done;
+
+static void *
+race_resolver(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < RACES; i++) {
+        struct bcl__waiter *w;
+
+        while ((w = atomic_exchange(&race_slot, NULL)) == NULL)
+            sched_yield();
+        bcl__waiter_resolve(w, BCL__WAIT_WOKEN);
+    }
+    return NULL;
+}
+
+static void *
+race_main(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < RACES; i++) {
+        struct bcl__waiter w;
+
+        bcl__waiter_init(&w);
+        atomic_store(&race_slot, &w);
+        if (bcl__wait(&w) != BCL__WAIT_WOKEN)
+            return (void *)1;
+        atomic_fetch_add(&race_done, 1);
+    }
+    return NULL;
+}
+
+int
+test_suspend_resolve_races_switch(void)
+{
+    bcl_config cfg = { .workers = 2 };
+    bcl_loop *loop;
+    pthread_t resolver;
+    void *r = (void *)9;
+
+    CHECK_EQ(bcl_loop_new(&loop, &cfg), 0);
+    CHECK_EQ(pthread_create(&resolver, NULL, race_resolver, NULL), 0);
+    CHECK_EQ(bcl_run_until_complete(loop, race_main, NULL, &r), 0);
+    pthread_join(resolver, NULL);
+    CHECK_PTR_EQ(r, NULL);
+    CHECK_EQ(atomic_load(&race_done), RACES);
+    CHECK_EQ(bcl_loop_free(loop), 0);
+    return 0;
+}

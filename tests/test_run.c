@@ -1,0 +1,227 @@
+/*
+ * tests/test_run.c - run_until_complete and run_forever: repeated runs,
+ * ensure_future then run_forever, stop from a thread and by SIGINT,
+ * pending tasks kept for the next run, loop_free of queued tasks.
+ */
+#include <boucle/boucle.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "exec/loop.h"
+#include "tests/test.h"
+
+static void *
+return_arg(void *arg)
+{
+    return arg;
+}
+
+int
+test_run_until_complete_twice(void)
+{
+    bcl_loop *loop;
+    void *r = NULL;
+
+    CHECK_EQ(bcl_loop_new(&loop, NULL), 0);
+    CHECK_EQ(bcl_run_until_complete(loop, return_arg, (void *)11, &r), 0);
+    CHECK_PTR_EQ(r, (void *)11);
+    CHECK_EQ(bcl_run_until_complete(loop, return_arg, (void *)22, &r), 0);
+    CHECK_PTR_EQ(r, (void *)22);
+    CHECK_EQ(bcl_loop_free(loop), 0);
+    return 0;
+}
+
+/* ensure_future + run_forever: queued tasks run, the last one stops. */
+#define QUEUED 100
+static _Atomic int queued_ran;
+
+static void *
+queued_task(void *arg)
+{
+    if (atomic_fetch_add(&queued_ran, 1) + 1 == QUEUED)
+        bcl_stop(arg);
+    return NULL;
+}
+
+int
+test_run_forever_queued_then_stop(void)
+{
+    bcl_loop *loop;
+
+    CHECK_EQ(bcl_loop_new(&loop, NULL), 0);
+    for (int i = 0; i < QUEUED; i++)
+        CHECK_EQ(bcl_spawn_on(loop, NULL, queued_task, loop), 0);
+    CHECK_EQ(atomic_load(&queued_ran), 0); /* nothing runs before the run */
+    CHECK_EQ(bcl_run_forever(loop), 0);
+    CHECK_EQ(atomic_load(&queued_ran), QUEUED);
+    CHECK_EQ(bcl_loop_free(loop), 0);
+    return 0;
+}
+
+/* run_forever stopped from another thread; a stop before the run ends
+ * the next run at once. */
+static sem_t started;
+
+static void *
+announce(void *arg)
+{
+    (void)arg;
+    sem_post(&started);
+    return NULL;
+}
+
+static void *
+stopper(void *arg)
+{
+    while (sem_wait(&started) != 0)
+        continue;
+    bcl_stop(arg);
+    return NULL;
+}
+
+int
+test_run_forever_stop_from_thread(void)
+{
+    bcl_loop *loop;
+    pthread_t thread;
+
+    CHECK_EQ(sem_init(&started, 0, 0), 0);
+    CHECK_EQ(bcl_loop_new(&loop, NULL), 0);
+    CHECK_EQ(bcl_spawn_on(loop, NULL, announce, NULL), 0);
+    CHECK_EQ(pthread_create(&thread, NULL, stopper, loop), 0);
+    CHECK_EQ(bcl_run_forever(loop), 0);
+    pthread_join(thread, NULL);
+    /* A stop requested while idle ends the next run at once. */
+    CHECK_EQ(bcl_stop(loop), 0);
+    CHECK_EQ(bcl_run_forever(loop), 0);
+    CHECK_EQ(bcl_loop_free(loop), 0);
+    sem_destroy(&started);
+    return 0;
+}
+
+/* BCL_STOP_ON_SIGINT: Ctrl-C stops run_forever; the old handler is back
+ * afterwards. */
+static void *
+send_sigint(void *arg)
+{
+    (void)arg;
+    kill(getpid(), SIGINT);
+    return NULL;
+}
+
+static volatile sig_atomic_t previous_handler_ran;
+
+static void
+previous_handler(int sig)
+{
+    (void)sig;
+    previous_handler_ran = 1;
+}
+
+int
+test_run_forever_sigint(void)
+{
+    bcl_config cfg = { .workers = 2, .flags = BCL_STOP_ON_SIGINT };
+    bcl_loop *loop;
+
+    signal(SIGINT, previous_handler);
+    CHECK_EQ(bcl_loop_new(&loop, &cfg), 0);
+    CHECK_EQ(bcl_spawn_on(loop, NULL, send_sigint, NULL), 0);
+    CHECK_EQ(bcl_run_forever(loop), 0);
+    CHECK_EQ(previous_handler_ran, 0);
+    CHECK_EQ(bcl_loop_free(loop), 0);
+    raise(SIGINT);
+    CHECK_EQ(previous_handler_ran, 1);
+    return 0;
+}
+
+/* Tasks still pending when a run ends stay for the next run. */
+static sem_t gate;
+static _Atomic int late_ran;
+
+static void *
+late_task(void *arg)
+{
+    (void)arg;
+    atomic_store(&late_ran, 1);
+    return NULL;
+}
+
+static void *
+blocker(void *arg)
+{
+    /* Occupies the only worker until the run is over, so the task
+     * queued behind it cannot start in this run. */
+    bcl_loop *loop = arg;
+
+    bcl_spawn_on(loop, NULL, late_task, NULL);
+    bcl_stop(loop);
+    while (sem_wait(&gate) != 0)
+        continue;
+    return NULL;
+}
+
+static void *
+open_gate(void *arg)
+{
+    bcl_loop *loop = arg;
+
+    /* White-box: wait for the run to have ended (workers no longer take
+     * tasks), then release the blocker. */
+    while (atomic_load(&loop->running) != 0)
+        sched_yield();
+    sem_post(&gate);
+    return NULL;
+}
+
+int
+test_run_pending_stay_for_next_run(void)
+{
+    bcl_config cfg = { .workers = 1 };
+    bcl_loop *loop;
+    pthread_t thread;
+
+    CHECK_EQ(sem_init(&gate, 0, 0), 0);
+    CHECK_EQ(bcl_loop_new(&loop, &cfg), 0);
+    CHECK_EQ(bcl_spawn_on(loop, NULL, blocker, loop), 0);
+    /* run_forever returns only once the blocker let go of the worker. */
+    CHECK_EQ(pthread_create(&thread, NULL, open_gate, loop), 0);
+    CHECK_EQ(bcl_run_forever(loop), 0);
+    pthread_join(thread, NULL);
+    CHECK_EQ(atomic_load(&late_ran), 0);
+    CHECK_EQ(bcl_run_until_complete(loop, return_arg, NULL, NULL), 0);
+    CHECK_EQ(atomic_load(&late_ran), 1);
+    CHECK_EQ(bcl_loop_free(loop), 0);
+    sem_destroy(&gate);
+    return 0;
+}
+
+/* bcl_loop_free cancels tasks that never ran and frees them. */
+static _Atomic int never_ran;
+
+static void *
+count_run(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&never_ran, 1);
+    return NULL;
+}
+
+int
+test_loop_free_cancels_queued(void)
+{
+    bcl_loop *loop;
+
+    CHECK_EQ(bcl_loop_new(&loop, NULL), 0);
+    for (int i = 0; i < 1000; i++)
+        CHECK_EQ(bcl_spawn_on(loop, NULL, count_run, NULL), 0);
+    CHECK_EQ(bcl_loop_free(loop), 0);
+    CHECK_EQ(atomic_load(&never_ran), 0);
+    return 0;
+}
