@@ -88,6 +88,7 @@ loop_destroy(struct bcl_loop *loop, unsigned started)
     }
     bcl__park_destroy(&loop->park);
     bcl__inject_destroy(&loop->inject);
+    sem_destroy(&loop->stop);
     free(loop->workers);
     free(loop);
 }
@@ -137,9 +138,11 @@ bcl_loop_new(bcl_loop **out, const bcl_config *cfg)
         if (bcl__deque_init(&w->dq, DEQUE_INITIAL) != 0)
             break;
     }
+    sem_init(&loop->stop, 0, 0);
     if (i < n) {
         while (i-- > 0)
             bcl__deque_destroy(&loop->workers[i].dq);
+        sem_destroy(&loop->stop);
         bcl__inject_destroy(&loop->inject);
         bcl__park_destroy(&loop->park);
         free(loop->workers);
@@ -248,10 +251,11 @@ bcl_run_forever(bcl_loop *loop)
         return err;
     }
     loop_start(loop);
-    /* acquire: pairs with the release store in bcl_stop().  The exchange
-     * consumes the request, so the next run starts afresh. */
-    while (atomic_exchange_explicit(&loop->stop, 0, memory_order_acquire) == 0)
-        bcl__futex_wait(&loop->stop, 0, NULL);
+    while (sem_wait(&loop->stop) != 0)
+        continue; /* EINTR */
+    /* Requests made twice count once: the next run starts afresh. */
+    while (sem_trywait(&loop->stop) == 0)
+        continue;
     loop_end(loop);
     if (sigint)
         bcl__signal_sigint_detach(loop);
@@ -264,10 +268,8 @@ bcl_stop(bcl_loop *loop)
 {
     if (loop == NULL)
         return -EINVAL;
-    /* release: what the stopper did before is visible to the runner;
-     * only an atomic store and a syscall: async-signal-safe. */
-    atomic_store_explicit(&loop->stop, 1, memory_order_release);
-    bcl__futex_wake(&loop->stop, INT_MAX);
+    /* sem_post: async-signal-safe, and a release for the runner. */
+    sem_post(&loop->stop);
     return 0;
 }
 

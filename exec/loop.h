@@ -5,9 +5,8 @@
  * Run state: `running` is 1 between the start and the end of a
  * bcl_run_*; workers take tasks only while it is 1 and park otherwise,
  * so tasks spawned before a run wait for it, and a run returns only once
- * every worker is parked (no task code is running).  `stop` is set by
- * bcl_stop (async-signal-safe: a store and a futex wake) and consumed by
- * bcl_run_forever.  `cancelling` makes every task's suspension points
+ * every worker is parked (no task code is running).  `stop` is posted by
+ * bcl_stop (async-signal-safe) and consumed by bcl_run_forever.  `cancelling` makes every task's suspension points
  * report cancellation while bcl_loop_free drains the loop.
  */
 #ifndef BCL_EXEC_LOOP_H
@@ -15,6 +14,7 @@
 
 #include <boucle/exec.h>
 
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -36,9 +36,11 @@ struct bcl_loop {
     /* A bcl_run_* owns the loop: CAS 0 -> 1 by the caller, release store
      * 0 at the end.  Guards against two concurrent runs. */
     _Atomic uint32_t run_owner;
-    /* bcl_stop: set to 1 by any thread / signal handler; futex word that
-     * bcl_run_forever sleeps on. */
-    _Atomic uint32_t stop;
+    /* bcl_stop posts it (sem_post is async-signal-safe); bcl_run_forever
+     * waits on it.  A semaphore rather than a raw futex so that sanitizer
+     * runtimes, which defer signals until an intercepted call, see the
+     * waiting thread blocked in one and run the SIGINT handler at once. */
+    sem_t stop;
     /* Set by bcl_loop_free before its drain run; read by tasks. */
     _Atomic uint32_t cancelling;
     /* Set once, by bcl_loop_free: workers exit their thread. */
