@@ -1,0 +1,144 @@
+/*
+ * bench/bench_system.c - whole-system costs: CPU used by an idle loop,
+ * and capacity (10^6 tasks suspended at once: RSS per task, time to
+ * resume them all).
+ */
+#include "bench/bench.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+/* --- idle: % of one core used by parked workers ----------------------- */
+
+static void *
+serve(void *arg)
+{
+    bcl_run_forever(arg);
+    return NULL;
+}
+
+static double
+cpu_seconds(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+}
+
+static double
+idle_cpu(unsigned workers)
+{
+    bcl_config cfg = { .workers = workers };
+    struct timespec span = { bench_quick() ? 1 : 5, 0 };
+    bcl_loop *loop;
+    pthread_t thread;
+    double cpu0, wall0, cpu, wall;
+
+    if (bcl_loop_new(&loop, &cfg) != 0)
+        return -1;
+    pthread_create(&thread, NULL, serve, loop);
+    cpu0 = cpu_seconds();
+    wall0 = bench_now();
+    nanosleep(&span, NULL);
+    cpu = cpu_seconds() - cpu0;
+    wall = bench_now() - wall0;
+    bcl_stop(loop);
+    pthread_join(thread, NULL);
+    bcl_loop_free(loop);
+    return 100.0 * cpu / wall;
+}
+
+/* --- capacity: 10^6 tasks parked at once ------------------------------ */
+
+struct parked {
+    struct bcl__waiter **waiters;
+    _Atomic uint64_t count;
+    _Atomic uint64_t resumed;
+    struct bench_latch all_resumed;
+    uint64_t n;
+    double rss_per_task_kib, resume_rate;
+};
+
+static struct parked parked;
+
+static void *
+park_one(void *arg)
+{
+    struct bcl__waiter w;
+
+    (void)arg;
+    bcl__waiter_init(&w);
+    parked.waiters[atomic_fetch_add(&parked.count, 1)] = &w;
+    bcl__wait(&w);
+    if (atomic_fetch_add(&parked.resumed, 1) + 1 == parked.n)
+        bench_latch_open(&parked.all_resumed);
+    return NULL;
+}
+
+static double
+capacity_main(void *arg)
+{
+    long rss0, rss1;
+    double start;
+
+    (void)arg;
+    rss0 = bench_rss_kib();
+    for (uint64_t i = 0; i < parked.n; i++)
+        if (bcl_spawn(NULL, park_one, NULL) != 0)
+            return -1;
+    while (atomic_load(&parked.count) < parked.n)
+        bcl_yield();
+    rss1 = bench_rss_kib();
+    parked.rss_per_task_kib = (double)(rss1 - rss0) / (double)parked.n;
+    start = bench_now();
+    for (uint64_t i = 0; i < parked.n; i++)
+        bcl__waiter_resolve(parked.waiters[i], BCL__WAIT_WOKEN);
+    bench_latch_wait(&parked.all_resumed);
+    parked.resume_rate = (double)parked.n / (bench_now() - start);
+    return 0;
+}
+
+static double
+capacity_run(unsigned workers)
+{
+    parked.n = bench_scale(1000000);
+    parked.waiters = malloc(parked.n * sizeof *parked.waiters);
+    if (parked.waiters != NULL) /* resident before the RSS baseline */
+        memset(parked.waiters, 0, parked.n * sizeof *parked.waiters);
+    atomic_store(&parked.count, 0);
+    atomic_store(&parked.resumed, 0);
+    bench_latch_init(&parked.all_resumed);
+    if (parked.waiters == NULL ||
+        bench_in_loop(workers, capacity_main, NULL) < 0) {
+        free(parked.waiters);
+        return -1;
+    }
+    free(parked.waiters);
+    return 0;
+}
+
+static double
+capacity_rss(unsigned workers)
+{
+    return capacity_run(workers) < 0 ? -1 : parked.rss_per_task_kib;
+}
+
+static double
+capacity_resume(unsigned workers)
+{
+    return capacity_run(workers) < 0 ? -1 : parked.resume_rate;
+}
+
+const struct bench_case bench_system_cases[] = {
+    { "idle CPU, % of a core", "%", idle_cpu, false, 1 },
+    { "1M parked: RSS per task", "KiB", capacity_rss, false, 1 },
+    { "1M parked: resume all", "tasks/s", capacity_resume, true, 1 },
+};
+const unsigned bench_system_ncases =
+    sizeof bench_system_cases / sizeof bench_system_cases[0];

@@ -1,0 +1,109 @@
+/*
+ * bench/common.c - clocks, quick mode, RSS, the loop wrapper and the latch.
+ */
+#include "bench/bench.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+double
+bench_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+bool
+bench_quick(void)
+{
+    const char *q = getenv("BENCH_QUICK");
+
+    return q != NULL && strcmp(q, "0") != 0;
+}
+
+uint64_t
+bench_scale(uint64_t n)
+{
+    return bench_quick() ? n / 10 : n;
+}
+
+long
+bench_rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, resident = 0;
+
+    if (f == NULL)
+        return -1;
+    if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+        resident = -1;
+    fclose(f);
+    return resident * 4;
+}
+
+struct loop_call {
+    double (*fn)(void *);
+    void *arg;
+    double value;
+};
+
+static void *
+loop_call_main(void *arg)
+{
+    struct loop_call *c = arg;
+
+    c->value = c->fn(c->arg);
+    return NULL;
+}
+
+double
+bench_in_loop(unsigned workers, double (*fn)(void *), void *arg)
+{
+    bcl_config cfg = { .workers = workers };
+    struct loop_call call = { fn, arg, -1 };
+    bcl_loop *loop;
+
+    if (bcl_loop_new(&loop, &cfg) != 0)
+        return -1;
+    if (bcl_run_until_complete(loop, loop_call_main, &call, NULL) != 0)
+        call.value = -1;
+    if (bcl_loop_free(loop) != 0)
+        return -1;
+    return call.value;
+}
+
+void
+bench_latch_init(struct bench_latch *l)
+{
+    atomic_store(&l->open, 0);
+    atomic_store(&l->waiter, NULL);
+}
+
+void
+bench_latch_wait(struct bench_latch *l)
+{
+    struct bcl__waiter w;
+
+    bcl__waiter_init(&w);
+    atomic_store(&l->waiter, &w);
+    /* Opened before we published: take our own waiter back. */
+    if (atomic_load(&l->open) &&
+        atomic_exchange(&l->waiter, NULL) == &w)
+        return;
+    bcl__wait(&w);
+}
+
+void
+bench_latch_open(struct bench_latch *l)
+{
+    struct bcl__waiter *w;
+
+    atomic_store(&l->open, 1);
+    w = atomic_exchange(&l->waiter, NULL);
+    if (w != NULL)
+        bcl__waiter_resolve(w, BCL__WAIT_WOKEN);
+}

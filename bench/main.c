@@ -1,0 +1,133 @@
+/*
+ * bench/main.c - runs every benchmark case at each worker count, several
+ * times, and prints a table: median [min - max] per case and count.
+ *
+ *   boucle_bench [--runs N] [--workers 1,2,...] [--only SUBSTRING]
+ *
+ * Progress goes to stderr; the table goes to stdout as Markdown.
+ * BENCH_QUICK=1 runs every workload at 1/10 of its size.
+ */
+#include "bench/bench.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#define MAX_COUNTS 8
+#define MAX_RUNS 15
+
+struct group {
+    const struct bench_case *cases;
+    const unsigned *ncases;
+};
+
+static const struct group groups[] = {
+    { bench_exec_cases, &bench_exec_ncases },
+    { bench_fiber_cases, &bench_fiber_ncases },
+    { bench_system_cases, &bench_system_ncases },
+};
+
+static int
+compare_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return (x > y) - (x < y);
+}
+
+static void
+format_value(char *buf, size_t size, double v)
+{
+    if (v < 0)
+        snprintf(buf, size, "FAILED");
+    else if (v >= 1e6)
+        snprintf(buf, size, "%.2f M", v / 1e6);
+    else if (v >= 1e4)
+        snprintf(buf, size, "%.1f k", v / 1e3);
+    else
+        snprintf(buf, size, "%.3g", v);
+}
+
+int
+main(int argc, char **argv)
+{
+    unsigned counts[MAX_COUNTS] = { 1, 2 }, ncounts = 2, runs = 5;
+    const char *only = NULL;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    struct utsname u;
+    int failed = 0;
+
+    if (cpus > 2 && ncounts < MAX_COUNTS)
+        counts[ncounts++] = (unsigned)cpus;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
+            runs = (unsigned)atoi(argv[++i]);
+            if (runs < 1 || runs > MAX_RUNS)
+                runs = 5;
+        } else if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc) {
+            char *list = argv[++i], *save = NULL;
+
+            ncounts = 0;
+            for (char *tok = strtok_r(list, ",", &save);
+                 tok != NULL && ncounts < MAX_COUNTS;
+                 tok = strtok_r(NULL, ",", &save))
+                counts[ncounts++] = (unsigned)atoi(tok);
+        } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+            only = argv[++i];
+        } else {
+            fprintf(stderr, "usage: %s [--runs N] [--workers 1,2] "
+                            "[--only SUBSTRING]\n", argv[0]);
+            return 2;
+        }
+    }
+    uname(&u);
+    printf("boucle %d.%d.%d, %s %s, %ld CPUs%s; median of %u runs "
+           "[min - max]\n\n",
+           BCL_VERSION_MAJOR, BCL_VERSION_MINOR, BCL_VERSION_PATCH,
+           u.sysname, u.release, cpus, bench_quick() ? ", QUICK (N/10)" : "",
+           runs);
+    printf("| workload | unit |");
+    for (unsigned c = 0; c < ncounts; c++)
+        printf(" workers=%u |", counts[c]);
+    printf("\n|---|---|");
+    for (unsigned c = 0; c < ncounts; c++)
+        printf("---|");
+    printf("\n");
+    fflush(stdout);
+    for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
+        for (unsigned k = 0; k < *groups[g].ncases; k++) {
+            const struct bench_case *bc = &groups[g].cases[k];
+            unsigned n = bc->runs ? bc->runs : runs;
+
+            if (only != NULL && strstr(bc->name, only) == NULL)
+                continue;
+            printf("| %s | %s |", bc->name, bc->unit);
+            for (unsigned c = 0; c < ncounts; c++) {
+                double v[MAX_RUNS];
+                char med[32], lo[32], hi[32];
+
+                for (unsigned r = 0; r < n; r++) {
+                    fprintf(stderr, "\r%-28s workers=%u run %u/%u   ", bc->name,
+                            counts[c], r + 1, n);
+                    v[r] = bc->run(counts[c]);
+                    if (v[r] < 0)
+                        failed = 1;
+                }
+                qsort(v, n, sizeof v[0], compare_double);
+                format_value(med, sizeof med, v[n / 2]);
+                format_value(lo, sizeof lo, v[0]);
+                format_value(hi, sizeof hi, v[n - 1]);
+                if (n == 1)
+                    printf(" %s |", med);
+                else
+                    printf(" %s [%s - %s] |", med, lo, hi);
+                fflush(stdout);
+            }
+            printf("\n");
+        }
+    }
+    fprintf(stderr, "\r%-60s\r", "");
+    return failed;
+}
