@@ -105,7 +105,7 @@ main(int argc, char **argv)
                 continue;
             printf("| %s | %s |", bc->name, bc->unit);
             for (unsigned c = 0; c < ncounts; c++) {
-                double v[MAX_RUNS];
+                double v[MAX_RUNS] = { 0 };
                 char med[32], lo[32], hi[32];
 
                 for (unsigned r = 0; r < n; r++) {
