@@ -38,9 +38,11 @@ bool bench_quick(void);        /* BENCH_QUICK=1: 1/10 of N */
 uint64_t bench_scale(uint64_t n); /* n, or n / 10 in quick mode */
 long bench_rss_kib(void);      /* current resident set, KiB */
 
-/* Run fn(arg) as the main task of a fresh loop with `workers` workers and
- * return what it returns (a measured value); -1 on any error. */
+/* Run fn(arg) as the main task of the suite's loop with `workers`
+ * workers and return what it returns (a measured value); -1 on error. */
 double bench_in_loop(unsigned workers, double (*fn)(void *), void *arg);
+/* Free the loops bench_in_loop made; nonzero if one could not be freed. */
+int bench_loops_free(void);
 
 /* A latch one task waits on until another task opens it. */
 struct bench_latch {

@@ -115,7 +115,8 @@ capacity_run(unsigned workers)
     atomic_store(&parked.resumed, 0);
     bench_latch_init(&parked.all_resumed);
     if (parked.waiters == NULL ||
-        bench_in_loop(workers, capacity_main, NULL) < 0) {
+        bench_in_loop(workers, capacity_main, NULL) < 0 ||
+        bench_loops_free() != 0) { /* measure from a fresh loop each time */
         free(parked.waiters);
         return -1;
     }

@@ -129,5 +129,7 @@ main(int argc, char **argv)
         }
     }
     fprintf(stderr, "\r%-60s\r", "");
+    if (bench_loops_free() != 0)
+        failed = 1;
     return failed;
 }

@@ -21,6 +21,7 @@
  *                    push   pop   pop_if   steal   size_hint
  *   push (owner)      -      -      -       yes      yes
  *   pop  (owner)      -      -      -       yes      yes
+ *   pop_if (owner)    -      -      -       yes      yes
  *   steal (any)      yes    yes    yes      yes      yes
  *
  * Context: push / pop / pop_if: the owner thread only.  steal, size_hint:

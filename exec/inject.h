@@ -39,7 +39,9 @@ void bcl__inject_destroy(struct bcl__inject *q);
 bool bcl__inject_push(struct bcl__inject *q, struct bcl_task *t);
 
 /* Take the oldest task, or NULL if empty, busy (another dequeuer) or an
- * enqueue is half done (the enqueuer wakes a worker after it). */
+ * enqueue is half done.  A NULL for the last two reasons is not lost:
+ * bcl__inject_empty() stays false, so a parking worker's re-check (park.h,
+ * P4) sends it searching again. */
 struct bcl_task *bcl__inject_pop(struct bcl__inject *q);
 
 /* Whether the queue looked empty. */

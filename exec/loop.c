@@ -77,11 +77,11 @@ loop_destroy(struct bcl_loop *loop, unsigned started)
     for (unsigned i = 0; i < loop->nworkers; i++) {
         struct bcl__worker *w = &loop->workers[i];
 
-        while (w->free_tasks != NULL) {
-            struct bcl_task *next = w->free_tasks->next_free;
+        while (w->chunks != NULL) {
+            struct bcl__task_chunk *next = w->chunks->next;
 
-            free(w->free_tasks);
-            w->free_tasks = next;
+            free(w->chunks);
+            w->chunks = next;
         }
         bcl__stack_pool_destroy(&w->stacks);
         bcl__deque_destroy(&w->dq);
@@ -89,6 +89,7 @@ loop_destroy(struct bcl_loop *loop, unsigned started)
     bcl__park_destroy(&loop->park);
     bcl__inject_destroy(&loop->inject);
     sem_destroy(&loop->stop);
+    pthread_mutex_destroy(&loop->remote_lock);
     free(loop->workers);
     free(loop);
 }
@@ -139,10 +140,12 @@ bcl_loop_new(bcl_loop **out, const bcl_config *cfg)
             break;
     }
     sem_init(&loop->stop, 0, 0);
+    pthread_mutex_init(&loop->remote_lock, NULL);
     if (i < n) {
         while (i-- > 0)
             bcl__deque_destroy(&loop->workers[i].dq);
         sem_destroy(&loop->stop);
+        pthread_mutex_destroy(&loop->remote_lock);
         bcl__inject_destroy(&loop->inject);
         bcl__park_destroy(&loop->park);
         free(loop->workers);
@@ -190,13 +193,20 @@ loop_release(struct bcl_loop *loop)
 static void
 loop_wait_all_parked(struct bcl_loop *loop)
 {
-    uint32_t n;
+    for (;;) {
+        uint32_t n;
 
-    /* seq_cst: pairs with the parkers' stores of nidle; seeing all of
-     * them parked also makes their counters visible (release chain). */
-    while ((n = atomic_load_explicit(&loop->park.nidle,
-                                     memory_order_seq_cst)) != loop->nworkers)
+        /* Under the park lock: a parker that re-checks at P4 after this
+         * read sees the run state we set before it (park.c), and seeing
+         * all of them parked makes their counters visible.  relaxed: the
+         * lock orders it. */
+        pthread_mutex_lock(&loop->park.lock);
+        n = atomic_load_explicit(&loop->park.nidle, memory_order_relaxed);
+        pthread_mutex_unlock(&loop->park.lock);
+        if (n == loop->nworkers)
+            return;
         bcl__futex_wait(&loop->park.nidle, n, NULL);
+    }
 }
 
 static void
@@ -291,6 +301,25 @@ loop_unfinished(struct bcl_loop *loop)
     return made - done;
 }
 
+/* Chunk records still held: by live tasks or by unreleased handles. */
+static uint64_t
+loop_records_in_use(struct bcl_loop *loop)
+{
+    uint64_t in_use = 0;
+
+    /* Workers are parked: their owner-only fields are stable, and the
+     * park lock ordered their last writes before our read of nidle. */
+    for (unsigned i = 0; i < loop->nworkers; i++) {
+        struct bcl__worker *w = &loop->workers[i];
+
+        in_use += w->nchunks * BCL__TASK_CHUNK - w->nfree_tasks;
+    }
+    pthread_mutex_lock(&loop->remote_lock);
+    in_use -= loop->nremote_free;
+    pthread_mutex_unlock(&loop->remote_lock);
+    return in_use;
+}
+
 /* Run the loop with every task cancelled until nothing can run. */
 static void
 loop_drain(struct bcl_loop *loop)
@@ -318,12 +347,11 @@ bcl_loop_free(bcl_loop *loop)
     if ((err = loop_claim(loop)) != 0)
         return err;
     loop_wait_all_parked(loop);
-    if (loop_unfinished(loop) != 0) {
+    if (loop_unfinished(loop) != 0)
         loop_drain(loop);
-        if (loop_unfinished(loop) != 0) {
-            loop_release(loop);
-            return -EBUSY;
-        }
+    if (loop_unfinished(loop) != 0 || loop_records_in_use(loop) != 0) {
+        loop_release(loop);
+        return -EBUSY;
     }
     loop_destroy(loop, loop->nworkers);
     return 0;

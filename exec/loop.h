@@ -6,8 +6,10 @@
  * bcl_run_*; workers take tasks only while it is 1 and park otherwise,
  * so tasks spawned before a run wait for it, and a run returns only once
  * every worker is parked (no task code is running).  `stop` is posted by
- * bcl_stop (async-signal-safe) and consumed by bcl_run_forever.  `cancelling` makes every task's suspension points
- * report cancellation while bcl_loop_free drains the loop.
+ * bcl_stop (async-signal-safe) and consumed by bcl_run_forever.  `cancelling` makes
+ * every task that has not started end as cancelled while bcl_loop_free
+ * drains the loop (suspension points will honour it with the
+ * cancellation issue).
  */
 #ifndef BCL_EXEC_LOOP_H
 #define BCL_EXEC_LOOP_H
@@ -45,8 +47,14 @@ struct bcl_loop {
     _Atomic uint32_t cancelling;
     /* Set once, by bcl_loop_free: workers exit their thread. */
     _Atomic uint32_t shutdown;
-    /* Task records made and freed off the workers (plain threads). */
-    _Atomic uint64_t outside_created, outside_freed;
+    /* Tasks spawned from outside the workers (for bcl_loop_free). */
+    _Atomic uint64_t outside_created;
+    /* Chunk records freed away from their loop's workers (task.h). */
+    pthread_mutex_t remote_lock;
+    struct bcl_task *remote_free;     /* under remote_lock */
+    uint64_t nremote_free;            /* under remote_lock */
+    _Atomic uint32_t remote_pending;  /* 1 if remote_free may be non-empty;
+                                         relaxed hint, checked then locked */
 };
 
 /* True while tasks may run.  Any thread. */

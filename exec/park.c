@@ -81,12 +81,22 @@ bcl__park(struct bcl__worker *w)
     if (n == loop->nworkers)
         bcl__futex_wake(&p->nidle, INT_MAX);
 
-    /* P4: re-check.  shutdown needs no re-check: it wakes everyone. */
-    if (bcl__loop_has_work(loop)) {
-        bool unlisted;
+    /* P4: re-check.  shutdown too: bcl__park_wake_all() only wakes the
+     * workers already listed, and we may have listed ourselves after it
+     * (acquire: pairs with the release store in loop_destroy(); the lock
+     * we took at P1 orders it after wake_all's critical section). */
+    if (atomic_load_explicit(&loop->shutdown, memory_order_acquire) ||
+        bcl__loop_has_work(loop)) {
+        bool unlisted = false;
 
         pthread_mutex_lock(&p->lock);
-        unlisted = park_unlist_locked(p, w->index);
+        /* Under the lock, re-read the run state: a run that ended after
+         * our check, and whose end saw us parked (loop_wait_all_parked()
+         * reads nidle under this lock), keeps us parked. relaxed: the
+         * lock orders it. */
+        if (atomic_load_explicit(&loop->shutdown, memory_order_relaxed) ||
+            atomic_load_explicit(&loop->running, memory_order_relaxed))
+            unlisted = park_unlist_locked(p, w->index);
         pthread_mutex_unlock(&p->lock);
         if (unlisted) {
             /* We search again, as a spinner.  seq_cst: counted before we

@@ -15,7 +15,8 @@
  *   P2 stop spinning (nspinning--)       W2 seq_cst fence
  *   P3 seq_cst fence                     W3 if nspinning > 0 or nidle == 0:
  *   P4 re-check every source of work        done (a searcher will see W1)
- *      (deques, injection queue, stop)   W4 CAS nspinning 0 -> 1, pop one
+ *      (deques, injection queue,         W4 CAS nspinning 0 -> 1, pop one
+ *      shutdown)
  *   P5 found work: leave the idle list      idle worker, set its word,
  *      and search again; else sleep on      futex-wake it
  *      the futex word until a W4
@@ -26,7 +27,7 @@
  * after announcing itself, it saw no work.
  *
  * Context: bcl__park: a worker thread about itself.  wake_one: any thread
- * (async-signal-safe when the loop is not running, as bcl_stop needs).
+ * (not from a signal handler: it may take the idle lock).
  */
 #ifndef BCL_EXEC_PARK_H
 #define BCL_EXEC_PARK_H

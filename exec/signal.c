@@ -12,7 +12,7 @@
  *     restore after it.
  * Both handlers are async-signal-safe: the overflow handler reads the
  * current worker (initial-exec TLS), compares addresses and write()s; the
- * SIGINT handler calls bcl_stop(), an atomic store and a futex wake.
+ * SIGINT handler calls bcl_stop(), which only posts a semaphore.
  */
 #include "signal.h"
 

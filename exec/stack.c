@@ -1,9 +1,11 @@
 /*
  * exec/stack.c - stack mapping, guard zones and per-worker pools.
  *
- * See stack.h for the layout and the guard modes.  Pools keep at most
- * STACK_POOL_MAX stacks per worker; more are unmapped, so a burst of
- * suspended tasks does not pin its memory forever.
+ * See stack.h for the layout and the guard modes.  A pool takes back
+ * every stack at once (unmapping is a syscall plus a TLB shootdown, far
+ * too slow for the path that ends a task) and its worker trims it down to
+ * STACK_POOL_KEEP stacks, a batch at a time, when it has nothing else to
+ * do, so a burst of suspended tasks does not pin its memory forever.
  */
 #include "stack.h"
 
@@ -18,7 +20,7 @@
 
 #define STACK_DEFAULT ((size_t)64 * 1024)
 #define STACK_MAX ((size_t)1 << 30)
-#define STACK_POOL_MAX 256u
+#define STACK_POOL_KEEP 256u
 
 static size_t
 page_size(void)
@@ -111,13 +113,25 @@ bcl__stack_get(struct bcl__stack_pool *pool, struct bcl__stack_params *p)
 void
 bcl__stack_put(struct bcl__stack_pool *pool, struct bcl__stack *s)
 {
-    if (pool->count >= STACK_POOL_MAX) {
-        bcl__stack_free(s);
-        return;
-    }
     s->next = pool->free;
     pool->free = s;
     pool->count++;
+}
+
+bool
+bcl__stack_pool_trim(struct bcl__stack_pool *pool, unsigned batch)
+{
+    bool trimmed = false;
+
+    while (pool->count > STACK_POOL_KEEP && batch-- > 0) {
+        struct bcl__stack *s = pool->free;
+
+        pool->free = s->next;
+        pool->count--;
+        bcl__stack_free(s);
+        trimmed = true;
+    }
+    return trimmed;
 }
 
 void

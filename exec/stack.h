@@ -65,6 +65,9 @@ void bcl__stack_free(struct bcl__stack *s);
 struct bcl__stack *bcl__stack_get(struct bcl__stack_pool *pool,
                                   struct bcl__stack_params *p);
 void bcl__stack_put(struct bcl__stack_pool *pool, struct bcl__stack *s);
+/* Idle worker: unmap up to `batch` stacks beyond the pool's keep size;
+ * true if it unmapped any (the worker then searches again). */
+bool bcl__stack_pool_trim(struct bcl__stack_pool *pool, unsigned batch);
 void bcl__stack_pool_destroy(struct bcl__stack_pool *pool);
 
 /* True when addr lies in the guard zone of s (for the SIGSEGV handler;

@@ -12,6 +12,9 @@
  *             --timeout--> TIMEDOUT      (the waiting side itself)
  *             --cancel--> CANCELLED      (bcl_cancel, via the task)
  *
+ * (TIMEDOUT and CANCELLED are resolved by the timers and cancellation
+ * issue's code; today only WOKEN is used.)
+ *
  * Exactly one of these transitions succeeds; its author then resumes the
  * waiter (bcl__waiter_resolve does both).  A waker that loses the CAS has
  * nothing to do for that waiter -- for wait lists, it passes the wake on to

@@ -14,40 +14,89 @@
 #include "suspend.h"
 #include "worker.h"
 
-/* Records kept per worker for reuse. */
-#define TASK_CACHE_MAX 1024u
+/* Owner: refill w's free list from the remote list or a new chunk. */
+static bool
+task_refill(struct bcl__worker *w)
+{
+    struct bcl_loop *loop = w->loop;
+    struct bcl__task_chunk *chunk;
+
+    /* relaxed: a hint; the list itself is read under the lock. */
+    if (atomic_load_explicit(&loop->remote_pending, memory_order_relaxed)) {
+        pthread_mutex_lock(&loop->remote_lock);
+        w->free_tasks = loop->remote_free;
+        w->nfree_tasks = loop->nremote_free;
+        loop->remote_free = NULL;
+        loop->nremote_free = 0;
+        /* relaxed: under the lock, which orders it with the pushers. */
+        atomic_store_explicit(&loop->remote_pending, 0, memory_order_relaxed);
+        pthread_mutex_unlock(&loop->remote_lock);
+        if (w->free_tasks != NULL)
+            return true;
+    }
+    chunk = malloc(sizeof *chunk);
+    if (chunk == NULL)
+        return false;
+    chunk->next = w->chunks;
+    w->chunks = chunk;
+    w->nchunks++;
+    for (unsigned i = 0; i < BCL__TASK_CHUNK; i++) {
+        chunk->records[i].from_chunk = true;
+        chunk->records[i].next_free = w->free_tasks;
+        w->free_tasks = &chunk->records[i];
+    }
+    w->nfree_tasks += BCL__TASK_CHUNK;
+    return true;
+}
 
 struct bcl_task *
-bcl__task_alloc(struct bcl__worker *w)
+bcl__task_alloc(struct bcl_loop *loop, struct bcl__worker *w)
 {
     struct bcl_task *t;
 
-    if (w != NULL && w->free_tasks != NULL) {
-        t = w->free_tasks;
-        w->free_tasks = t->next_free;
-        w->nfree_tasks--;
-        return t;
+    if (w == NULL || w->loop != loop) {
+        t = calloc(1, sizeof *t);
+        return t; /* from_chunk false */
     }
-    return malloc(sizeof *t);
+    if (w->free_tasks == NULL && !task_refill(w))
+        return NULL;
+    t = w->free_tasks;
+    w->free_tasks = t->next_free;
+    w->nfree_tasks--;
+    memset(t, 0, sizeof *t);
+    t->from_chunk = true;
+    return t;
 }
 
 void
 bcl__task_free(struct bcl__worker *w, struct bcl_task *t)
 {
-    if (w != NULL && w->nfree_tasks < TASK_CACHE_MAX) {
+    struct bcl_loop *loop = t->loop;
+
+    if (!t->from_chunk) {
+        free(t);
+        return;
+    }
+    if (w != NULL && w->loop == loop) {
         t->next_free = w->free_tasks;
         w->free_tasks = t;
         w->nfree_tasks++;
         return;
     }
-    free(t);
+    pthread_mutex_lock(&loop->remote_lock);
+    t->next_free = loop->remote_free;
+    loop->remote_free = t;
+    loop->nremote_free++;
+    /* relaxed: under the lock; see task_refill(). */
+    atomic_store_explicit(&loop->remote_pending, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&loop->remote_lock);
 }
 
 bool
 bcl__task_cancel_requested(const struct bcl_task *t)
 {
-    /* acquire: a cancel request is a plain flag; nothing else is read
-     * through it, but acquire keeps it cheap and ordered on every arch. */
+    /* acquire: pairs with the release store in bcl_cancel() (and in
+     * loop_drain()), so the task sees what the canceller wrote before. */
     return atomic_load_explicit(&t->cancelled, memory_order_acquire) != 0 ||
            atomic_load_explicit(&t->loop->cancelling,
                                 memory_order_acquire) != 0;
@@ -122,11 +171,10 @@ task_new(struct bcl__worker *w, struct bcl_loop *loop, bool handle,
          bcl_fn fn, void *arg)
 {
     bool local = w != NULL && w->loop == loop;
-    struct bcl_task *t = bcl__task_alloc(w);
+    struct bcl_task *t = bcl__task_alloc(loop, w);
 
     if (t == NULL)
         return NULL;
-    memset(t, 0, sizeof *t);
     t->fn = fn;
     t->arg = arg;
     t->loop = loop;

@@ -65,17 +65,37 @@ struct bcl_task {
     _Atomic uint32_t cancelled; /* sticky flag; any thread sets, task reads */
     _Atomic uintptr_t join;    /* 0, waiter pointer, DETACHED or DONE */
     struct cds_wfcq_node inject_node; /* while in the injection queue */
-    struct bcl_task *next_free;       /* in a worker's record cache */
+    struct bcl_task *next_free;       /* on a free list (see records) */
+    bool from_chunk;                  /* record owned by the loop */
 };
 
-/* Make a task record (from the current worker's cache when there is one). */
-struct bcl_task *bcl__task_alloc(struct bcl__worker *w);
-/* Return a record for reuse, to worker w's cache (w may be NULL). */
+/*
+ * Records.  A worker allocates the records of its own loop's tasks from
+ * chunks of BCL__TASK_CHUNK records that it keeps until the loop is
+ * freed, and recycles them through its own free list: spawning never
+ * calls malloc in the steady state, and a burst of 10^6 spawns costs a
+ * few thousand mallocs instead of 10^6 (and no heap trimming between
+ * bursts).  A chunk record freed elsewhere (plain thread, other loop)
+ * goes to the loop's remote list, under a lock, and a worker whose list
+ * is empty takes the whole remote list.  Tasks spawned from outside any
+ * worker of the loop get a malloc'ed record, freed with free().
+ */
+#define BCL__TASK_CHUNK 512
+
+struct bcl__task_chunk {
+    struct bcl__task_chunk *next;
+    struct bcl_task records[BCL__TASK_CHUNK];
+};
+
+/* A zeroed record for a task of `loop`; w is the calling worker or NULL.
+ * NULL when out of memory. */
+struct bcl_task *bcl__task_alloc(struct bcl_loop *loop, struct bcl__worker *w);
+/* Give back a record; w is the calling worker or NULL. */
 void bcl__task_free(struct bcl__worker *w, struct bcl_task *t);
 
 /* Queue a RUNNABLE task: on the calling worker's deque if it serves the
- * task's loop, else through the injection queue; wakes a worker if
- * needed.  0 or -ENOMEM (deque growth failed: nothing was queued). */
+ * task's loop, else (or if the deque cannot grow) through the injection
+ * queue, which cannot fail; wakes a worker if needed.  Returns 0. */
 int bcl__task_schedule(struct bcl_task *t);
 
 /* Make a suspended (or suspending) task runnable again: the resume half
@@ -83,7 +103,8 @@ int bcl__task_schedule(struct bcl_task *t);
 void bcl__task_resume(struct bcl_task *t);
 
 /* The task has ended (status already set): publish DONE and act on the
- * join word.  w is the calling worker (NULL from a plain thread). */
+ * join word.  w is the calling worker of the task's loop (never NULL:
+ * tasks end on their loop's workers). */
 void bcl__task_finish(struct bcl__worker *w, struct bcl_task *t);
 
 /* True if t or its loop asked for cancellation (checked at suspension

@@ -27,6 +27,8 @@ static __thread struct bcl__worker *tls_worker
 
 /* How often the injection queue is served before the local deque. */
 #define INJECT_EVERY 61u
+/* Stacks unmapped per idle pass (stack.c). */
+#define STACK_TRIM_BATCH 64u
 /* Passes over all victims before a spinning worker parks. */
 #define STEAL_ROUNDS 4u
 
@@ -260,7 +262,10 @@ worker_main(void *arg)
         if (bcl__loop_running(loop))
             t = worker_find(w);
         if (t == NULL) {
-            bcl__park(w);
+            /* Idle: give back surplus stacks first, a batch at a time,
+             * then look for work again before sleeping. */
+            if (!bcl__stack_pool_trim(&w->stacks, STACK_TRIM_BATCH))
+                bcl__park(w);
             continue;
         }
         bcl__park_found_work(w);

@@ -67,8 +67,10 @@ struct bcl__worker {
     bool spinning;                 /* owner: counted in park.nspinning */
     struct bcl__rand rng;          /* owner */
     struct bcl__stack_pool stacks; /* owner */
-    struct bcl_task *free_tasks;   /* owner: record cache */
-    unsigned nfree_tasks;          /* owner */
+    struct bcl_task *free_tasks;   /* owner: free records (task.h) */
+    uint64_t nfree_tasks;          /* owner */
+    struct bcl__task_chunk *chunks; /* owner: every chunk it allocated */
+    uint64_t nchunks;              /* owner */
     void *altstack;                /* owner: SIGSEGV handler stack */
     /* Futex word: 0 while parked, 1 once woken.  Waker stores (release)
      * then wakes; the owner loads (acquire). */

@@ -53,8 +53,10 @@ BCL_EXPORT int bcl_loop_new(bcl_loop **out, const bcl_config *cfg);
  * worker threads and free everything.  Tasks that never ran are freed
  * without running; a queued task that had started is freed with its stack.
  * Context: plain thread, not while a run is in progress.  Suspends: no.
- * Returns: 0; -EINVAL (loop NULL); -EBUSY (a run is in progress, or tasks
- * are still suspended on objects that never woke them; nothing is freed).
+ * Returns: 0; -EINVAL (loop NULL); -EPERM (called from a task); -EBUSY (a
+ * run is in progress, tasks are still suspended on objects that never woke
+ * them, or handles of tasks spawned from inside the loop were neither
+ * joined nor detached; nothing is freed).
  */
 BCL_EXPORT int bcl_loop_free(bcl_loop *loop);
 
