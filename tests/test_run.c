@@ -142,7 +142,7 @@ test_run_forever_sigint(void)
 }
 
 /* Tasks still pending when a run ends stay for the next run. */
-static sem_t gate;
+static sem_t gate, blocker_running;
 static _Atomic int late_ran;
 
 static void *
@@ -161,6 +161,7 @@ blocker(void *arg)
     bcl_loop *loop = arg;
 
     bcl_spawn_on(loop, NULL, late_task, NULL);
+    sem_post(&blocker_running);
     bcl_stop(loop);
     while (sem_wait(&gate) != 0)
         continue;
@@ -172,8 +173,10 @@ open_gate(void *arg)
 {
     bcl_loop *loop = arg;
 
-    /* White-box: wait for the run to have ended (workers no longer take
-     * tasks), then release the blocker. */
+    /* The run has started (the blocker runs in it); white-box: wait for
+     * it to end (workers no longer take tasks), then release the blocker. */
+    while (sem_wait(&blocker_running) != 0)
+        continue;
     while (atomic_load(&loop->running) != 0)
         sched_yield();
     sem_post(&gate);
@@ -188,6 +191,7 @@ test_run_pending_stay_for_next_run(void)
     pthread_t thread;
 
     CHECK_EQ(sem_init(&gate, 0, 0), 0);
+    CHECK_EQ(sem_init(&blocker_running, 0, 0), 0);
     CHECK_EQ(bcl_loop_new(&loop, &cfg), 0);
     CHECK_EQ(bcl_spawn_on(loop, NULL, blocker, loop), 0);
     /* run_forever returns only once the blocker let go of the worker. */
@@ -199,6 +203,7 @@ test_run_pending_stay_for_next_run(void)
     CHECK_EQ(atomic_load(&late_ran), 1);
     CHECK_EQ(bcl_loop_free(loop), 0);
     sem_destroy(&gate);
+    sem_destroy(&blocker_running);
     return 0;
 }
 
