@@ -4,7 +4,8 @@
  *
  *   boucle_bench [--runs N] [--workers 1,2,...] [--only SUBSTRING]
  *
- * Progress goes to stderr; the table goes to stdout as Markdown.
+ * Progress goes to stderr when it is a terminal; the table goes to stdout
+ * as Markdown.
  * BENCH_QUICK=1 runs every workload at 1/10 of its size.
  */
 #include "bench/bench.h"
@@ -58,6 +59,8 @@ main(int argc, char **argv)
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     struct utsname u;
     int failed = 0;
+    /* Progress lines only on a terminal, so logs hold just the table. */
+    bool progress = isatty(STDERR_FILENO);
 
     if (cpus > 2 && ncounts < MAX_COUNTS)
         counts[ncounts++] = (unsigned)cpus;
@@ -109,8 +112,9 @@ main(int argc, char **argv)
                 char med[32], lo[32], hi[32];
 
                 for (unsigned r = 0; r < n; r++) {
-                    fprintf(stderr, "\r%-28s workers=%u run %u/%u   ", bc->name,
-                            counts[c], r + 1, n);
+                    if (progress)
+                        fprintf(stderr, "\r%-28s workers=%u run %u/%u   ",
+                                bc->name, counts[c], r + 1, n);
                     v[r] = bc->run(counts[c]);
                     if (v[r] < 0)
                         failed = 1;
@@ -128,7 +132,8 @@ main(int argc, char **argv)
             printf("\n");
         }
     }
-    fprintf(stderr, "\r%-60s\r", "");
+    if (progress)
+        fprintf(stderr, "\r%-60s\r", "");
     if (bench_loops_free() != 0)
         failed = 1;
     return failed;
