@@ -59,35 +59,37 @@ run_one(const struct test_entry *t)
     return 1;
 }
 
+/* No argument selects every test; otherwise the ones named. */
+static int
+is_selected(int argc, char **argv, const char *name)
+{
+    if (argc < 2)
+        return 1;
+    for (int a = 1; a < argc; a++)
+        if (strcmp(argv[a], name) == 0)
+            return 1;
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
     unsigned passed = 0, failed = 0, planned = 0;
-    int only = argc > 1;
 
     if (argc == 2 && strcmp(argv[1], "--list") == 0) {
         for (size_t i = 0; i < NTESTS; i++)
             puts(tests[i].name);
         return 0;
     }
-    for (size_t i = 0; i < NTESTS; i++) {
-        int selected = !only;
-
-        for (int a = 1; a < argc; a++)
-            selected |= strcmp(argv[a], tests[i].name) == 0;
-        planned += selected;
-    }
+    for (size_t i = 0; i < NTESTS; i++)
+        planned += (unsigned)is_selected(argc, argv, tests[i].name);
     if (planned == 0) {
         fprintf(stderr, "no such test\n");
         return 2;
     }
     printf("1..%u\n", planned);
     for (size_t i = 0, n = 0; i < NTESTS; i++) {
-        int selected = !only;
-
-        for (int a = 1; a < argc; a++)
-            selected |= strcmp(argv[a], tests[i].name) == 0;
-        if (!selected)
+        if (!is_selected(argc, argv, tests[i].name))
             continue;
         n++;
         if (run_one(&tests[i]) == 0) {
