@@ -73,9 +73,9 @@ bcl_join(bcl_task *t, void **result)
         return -EINVAL;
     if (join_inline(w, t))
         return join_collect(t, result);
-    bcl__waiter_init(&waiter);
     if (w != NULL && w->current == NULL)
         return -EPERM; /* a worker outside any task must not block */
+    bcl__waiter_init(&waiter);
     /* acq_rel: release publishes the waiter to the finisher; acquire on
      * failure sees the DONE task's result and status. */
     if (atomic_compare_exchange_strong_explicit(&t->join, &expected,

@@ -10,12 +10,10 @@
 #include "loop.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "futex.h"
 #include "signal.h"
