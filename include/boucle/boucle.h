@@ -13,5 +13,6 @@
 
 #include <boucle/common.h>
 #include <boucle/exec.h>
+#include <boucle/queue.h>
 
 #endif /* BOUCLE_BOUCLE_H */

@@ -1,0 +1,461 @@
+/*
+ * sync/queue.c - bcl_queue: a lock-free ring (bounded: sync/ring.h;
+ * unbounded: sync/segq.h) with two wait lists on the slow path.
+ *
+ * Fast path: put/get is one claim CAS on the ring plus, afterwards, one
+ * load of the other side's waiter count.  The wait lists are touched only
+ * when that count is non-zero (a waker) or the ring is empty/full (a
+ * waiter).
+ *
+ * The handshake that loses no wake-up (getters shown; putters mirror it
+ * with "full" and the putters' list):
+ *
+ *   putter                                getter (slow path)
+ *   claim a slot: CAS tail (seq_cst)      lock getters; link entry:
+ *   write item, release stamp               count++ (seq_cst RMW)
+ *   if count != 0 (seq_cst load):         re-check: try_get, whose empty
+ *     lock getters, wake one                verdict loads tail (seq_cst)
+ *                                         if still empty: unlock, suspend
+ *
+ * All four marked operations are seq_cst, so they fall in one total
+ * order: either the getter's tail load comes after the putter's CAS (the
+ * re-check sees the claimed item and waits out its write) or the putter's
+ * count load comes after the getter's increment (the putter wakes it).
+ * The wake happens under the list lock, which the getter held from before
+ * its increment until after its re-check, so the wake cannot slip between.
+ *
+ * A woken waiter is not handed the item: it retries (so a batch getter can
+ * take several, and nothing is lost if it is cancelled later).  A caller
+ * that never waited may take the item first; the woken one then relinks
+ * at the front of the list, keeping its turn.  Items can never sit in the
+ * ring while getters sleep: a getter sleeps only after seeing head == tail
+ * with its count published, and every later put sees that count.
+ *
+ * task_done/join: the number of items ever put is the ring's tail as a
+ * count, so put needs no counter of its own; task_done counts in `done`.
+ *
+ * Context: every call from any task or thread; see include/boucle/queue.h.
+ */
+#include <boucle/queue.h>
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "exec/base.h"
+#include "sync/queue_debug.h"
+#include "sync/ring.h"
+#include "sync/segq.h"
+#include "sync/waitlist.h"
+
+#define DROP_BATCH 64
+
+struct bcl_queue {
+    union {
+        struct bcl__ring ring; /* capacity > 0 */
+        struct bcl__segq segq; /* capacity == 0 */
+    } items;
+    size_t capacity;
+    BCL__ALIGNED_CACHELINE struct bcl__waitlist getters;
+    BCL__ALIGNED_CACHELINE struct bcl__waitlist putters;
+    BCL__ALIGNED_CACHELINE struct bcl__waitlist joiners;
+    _Atomic uint64_t done; /* task_done calls (and items close_now dropped) */
+};
+
+/* --- the two ring kinds behind one set of calls ----------------------- */
+
+/* 0, -EAGAIN (would block), -EPIPE (closed) or -ENOMEM (unbounded). */
+static int
+queue_put_some(bcl_queue *q, void *const *items, size_t n, size_t *moved)
+{
+    enum bcl__ring_status st;
+
+    if (q->capacity == 0) {
+        st = bcl__segq_put_many(&q->items.segq, items, n, moved);
+        if (st == BCL__RING_FULL)
+            return -ENOMEM;
+    } else if (n == 1) {
+        st = bcl__ring_try_put(&q->items.ring, items[0]);
+        *moved = st == BCL__RING_OK;
+    } else {
+        st = bcl__ring_put_many(&q->items.ring, items, n, moved);
+    }
+    return st == BCL__RING_OK ? 0 : st == BCL__RING_CLOSED ? -EPIPE : -EAGAIN;
+}
+
+/* 0, -EAGAIN (would block) or -EPIPE (closed and empty). */
+static int
+queue_get_some(bcl_queue *q, void **items, size_t n, size_t *moved)
+{
+    enum bcl__ring_status st;
+
+    if (q->capacity == 0) {
+        st = bcl__segq_get_many(&q->items.segq, items, n, moved);
+    } else if (n == 1) {
+        st = bcl__ring_try_get(&q->items.ring, items);
+        *moved = st == BCL__RING_OK;
+    } else {
+        st = bcl__ring_get_many(&q->items.ring, items, n, moved);
+    }
+    return st == BCL__RING_OK ? 0 : st == BCL__RING_CLOSED ? -EPIPE : -EAGAIN;
+}
+
+static uint64_t
+queue_total_put(const bcl_queue *q)
+{
+    return q->capacity == 0 ? bcl__segq_total_put(&q->items.segq)
+                            : bcl__ring_total_put(&q->items.ring);
+}
+
+/* Having moved items, wake up to that many waiters on the other side:
+ * one load when nobody waits (handshake in the top comment). */
+static void
+queue_wake(struct bcl__waitlist *other_side, size_t moved)
+{
+    if (bcl__unlikely(bcl__waitlist_has_waiters(other_side)))
+        bcl__waitlist_wake(other_side, moved);
+}
+
+/* Move as many more as possible without waiting (the _many contract). */
+static void
+queue_move_rest(bcl_queue *q, bool put, void **items, size_t n,
+                size_t *moved)
+{
+    size_t more;
+
+    while (*moved < n) {
+        int rc = put ? queue_put_some(q, items + *moved, n - *moved, &more)
+                     : queue_get_some(q, items + *moved, n - *moved, &more);
+        if (rc != 0)
+            break;
+        *moved += more;
+    }
+}
+
+/*
+ * The one wait loop behind put, get and their batch forms: try; if the
+ * ring would block, link on our side's list, re-check under its lock,
+ * suspend; retry when woken.  Returns 0 with *moved >= 1, or an error
+ * with *moved == 0.
+ */
+static int
+queue_move(bcl_queue *q, bool put, void **items, size_t n, size_t *moved)
+{
+    struct bcl__waitlist *mine = put ? &q->putters : &q->getters;
+    struct bcl__waitlist *other = put ? &q->getters : &q->putters;
+    struct bcl__wait_entry entry;
+    bool front = false;
+    int rc;
+
+    for (;;) {
+        rc = put ? queue_put_some(q, items, n, moved)
+                 : queue_get_some(q, items, n, moved);
+        if (rc != -EAGAIN)
+            break;
+        bcl__waiter_init(&entry.waiter);
+        bcl__waitlist_lock(mine);
+        bcl__waitlist_link(mine, &entry, front);
+        rc = put ? queue_put_some(q, items, n, moved)
+                 : queue_get_some(q, items, n, moved);
+        if (rc != -EAGAIN) {
+            bcl__waitlist_unlink(mine, &entry);
+            bcl__waitlist_unlock(mine);
+            break;
+        }
+        bcl__waitlist_wait_locked(mine, &entry);
+        /* Woken for an item (a slot) or by close: retry, first in line. */
+        front = true;
+    }
+    if (rc == 0) {
+        if (n > 1)
+            queue_move_rest(q, put, items, n, moved);
+        queue_wake(other, *moved);
+    }
+    return rc;
+}
+
+/* --- public API -------------------------------------------------------- */
+
+int
+bcl_queue_new(bcl_queue **out, size_t capacity)
+{
+    size_t size = (sizeof(bcl_queue) + BCL__CACHELINE - 1) &
+                  ~(size_t)(BCL__CACHELINE - 1);
+    bcl_queue *q;
+    int rc;
+
+    if (out == NULL || capacity > BCL_QUEUE_MAX_CAPACITY)
+        return -EINVAL;
+    q = aligned_alloc(BCL__CACHELINE, size);
+    if (q == NULL)
+        return -ENOMEM;
+    q->capacity = capacity;
+    if (capacity == 0) {
+        bcl__segq_init(&q->items.segq);
+        rc = 0;
+    } else {
+        rc = bcl__ring_init(&q->items.ring, capacity);
+    }
+    if (rc != 0) {
+        free(q);
+        return rc;
+    }
+    if (bcl__waitlist_init(&q->getters) != 0)
+        goto fail_getters;
+    if (bcl__waitlist_init(&q->putters) != 0)
+        goto fail_putters;
+    if (bcl__waitlist_init(&q->joiners) != 0)
+        goto fail_joiners;
+    /* relaxed: published with *out by the caller's own synchronization. */
+    atomic_store_explicit(&q->done, 0, memory_order_relaxed);
+    *out = q;
+    return 0;
+
+fail_joiners:
+    bcl__waitlist_destroy(&q->putters);
+fail_putters:
+    bcl__waitlist_destroy(&q->getters);
+fail_getters:
+    if (capacity == 0)
+        bcl__segq_destroy(&q->items.segq);
+    else
+        bcl__ring_destroy(&q->items.ring);
+    free(q);
+    return -ENOMEM;
+}
+
+int
+bcl_queue_free(bcl_queue *q)
+{
+    if (q == NULL)
+        return -EINVAL;
+    if (bcl__waitlist_has_waiters(&q->getters) ||
+        bcl__waitlist_has_waiters(&q->putters) ||
+        bcl__waitlist_has_waiters(&q->joiners))
+        return -EBUSY;
+    bcl__waitlist_destroy(&q->joiners);
+    bcl__waitlist_destroy(&q->putters);
+    bcl__waitlist_destroy(&q->getters);
+    if (q->capacity == 0)
+        bcl__segq_destroy(&q->items.segq);
+    else
+        bcl__ring_destroy(&q->items.ring);
+    free(q);
+    return 0;
+}
+
+int
+bcl_queue_put(bcl_queue *q, void *item)
+{
+    size_t moved;
+
+    if (q == NULL)
+        return -EINVAL;
+    /* Fast path inline: a bounded ring with room and nobody waiting. */
+    if (q->capacity != 0 &&
+        bcl__likely(bcl__ring_try_put(&q->items.ring, item) ==
+                    BCL__RING_OK)) {
+        queue_wake(&q->getters, 1);
+        return 0;
+    }
+    return queue_move(q, true, &item, 1, &moved);
+}
+
+int
+bcl_queue_get(bcl_queue *q, void **item)
+{
+    size_t moved;
+
+    if (q == NULL || item == NULL)
+        return -EINVAL;
+    if (q->capacity != 0 &&
+        bcl__likely(bcl__ring_try_get(&q->items.ring, item) ==
+                    BCL__RING_OK)) {
+        queue_wake(&q->putters, 1);
+        return 0;
+    }
+    return queue_move(q, false, item, 1, &moved);
+}
+
+int
+bcl_queue_try_put(bcl_queue *q, void *item)
+{
+    size_t moved;
+    int rc;
+
+    if (q == NULL)
+        return -EINVAL;
+    rc = queue_put_some(q, &item, 1, &moved);
+    if (rc == 0)
+        queue_wake(&q->getters, 1);
+    return rc;
+}
+
+int
+bcl_queue_try_get(bcl_queue *q, void **item)
+{
+    size_t moved;
+    int rc;
+
+    if (q == NULL || item == NULL)
+        return -EINVAL;
+    rc = queue_get_some(q, item, 1, &moved);
+    if (rc == 0)
+        queue_wake(&q->putters, 1);
+    return rc;
+}
+
+int
+bcl_queue_put_many(bcl_queue *q, void *const *items, size_t n, size_t *moved)
+{
+    if (moved != NULL)
+        *moved = 0;
+    if (q == NULL || items == NULL || n == 0 || moved == NULL)
+        return -EINVAL;
+    /* The items are only read: the cast serves the shared wait loop. */
+    return queue_move(q, true, (void **)(uintptr_t)items, n, moved);
+}
+
+int
+bcl_queue_get_many(bcl_queue *q, void **items, size_t n, size_t *moved)
+{
+    if (moved != NULL)
+        *moved = 0;
+    if (q == NULL || items == NULL || n == 0 || moved == NULL)
+        return -EINVAL;
+    return queue_move(q, false, items, n, moved);
+}
+
+int
+bcl_queue_close(bcl_queue *q)
+{
+    if (q == NULL)
+        return -EINVAL;
+    if (q->capacity == 0)
+        bcl__segq_close(&q->items.segq);
+    else
+        bcl__ring_close(&q->items.ring);
+    /* Every waiter re-checks and sees the mark: getters drain what is
+     * left, then get -EPIPE like putters.  A waiter linking concurrently
+     * re-checks after the mark (it was set before we took the lock). */
+    bcl__waitlist_wake(&q->getters, SIZE_MAX);
+    bcl__waitlist_wake(&q->putters, SIZE_MAX);
+    return 0;
+}
+
+/* Count `n` more items as done; wake joiners if that finished them all. */
+static void
+queue_count_done(bcl_queue *q, uint64_t n)
+{
+    /* seq_cst: the task_done side of the joiners' handshake (the count
+     * before the load of the joiners' count, as for the rings). */
+    atomic_fetch_add_explicit(&q->done, n, memory_order_seq_cst);
+    queue_wake(&q->joiners, SIZE_MAX);
+}
+
+int
+bcl_queue_close_now(bcl_queue *q, void (*drop)(void *item, void *arg),
+                    void *arg)
+{
+    void *batch[DROP_BATCH];
+    size_t moved;
+
+    if (q == NULL)
+        return -EINVAL;
+    bcl_queue_close(q);
+    while (queue_get_some(q, batch, DROP_BATCH, &moved) == 0) {
+        if (drop != NULL)
+            for (size_t i = 0; i < moved; i++)
+                drop(batch[i], arg);
+        queue_count_done(q, moved);
+    }
+    return 0;
+}
+
+bool
+bcl_queue_is_closed(const bcl_queue *q)
+{
+    if (q == NULL)
+        return false;
+    return q->capacity == 0 ? bcl__segq_is_closed(&q->items.segq)
+                            : bcl__ring_is_closed(&q->items.ring);
+}
+
+int
+bcl_queue_task_done(bcl_queue *q)
+{
+    uint64_t done;
+
+    if (q == NULL)
+        return -EINVAL;
+    /* relaxed: a first guess for the CAS below. */
+    done = atomic_load_explicit(&q->done, memory_order_relaxed);
+    do {
+        /* done <= items put always holds; reading the total after `done`
+         * can only find it larger, so equality means nothing pending. */
+        if (done >= queue_total_put(q))
+            return -EINVAL;
+        /* seq_cst: the task_done side of the joiners' handshake. */
+    } while (!atomic_compare_exchange_weak_explicit(
+        &q->done, &done, done + 1, memory_order_seq_cst,
+        memory_order_relaxed));
+    queue_wake(&q->joiners, SIZE_MAX);
+    return 0;
+}
+
+/* Every item put so far is done: read `done` first, then the total. */
+static bool
+queue_all_done(const bcl_queue *q)
+{
+    /* seq_cst: the joiner's re-check half of the handshake. */
+    uint64_t done = atomic_load_explicit(&q->done, memory_order_seq_cst);
+
+    return done == queue_total_put(q);
+}
+
+int
+bcl_queue_join(bcl_queue *q)
+{
+    struct bcl__wait_entry entry;
+
+    if (q == NULL)
+        return -EINVAL;
+    while (!queue_all_done(q)) {
+        bcl__waiter_init(&entry.waiter);
+        bcl__waitlist_lock(&q->joiners);
+        bcl__waitlist_link(&q->joiners, &entry, false);
+        if (queue_all_done(q)) {
+            bcl__waitlist_unlink(&q->joiners, &entry);
+            bcl__waitlist_unlock(&q->joiners);
+            break;
+        }
+        bcl__waitlist_wait_locked(&q->joiners, &entry);
+    }
+    return 0;
+}
+
+size_t
+bcl_queue_size(const bcl_queue *q)
+{
+    if (q == NULL)
+        return 0;
+    return q->capacity == 0 ? bcl__segq_size(&q->items.segq)
+                            : bcl__ring_size(&q->items.ring);
+}
+
+size_t
+bcl_queue_capacity(const bcl_queue *q)
+{
+    return q == NULL ? 0 : q->capacity;
+}
+
+size_t
+bcl__queue_waiting(const bcl_queue *q, enum bcl__queue_side side)
+{
+    const struct bcl__waitlist *wl = side == BCL__QUEUE_GETTERS ? &q->getters
+                                     : side == BCL__QUEUE_PUTTERS
+                                         ? &q->putters
+                                         : &q->joiners;
+
+    /* seq_cst: a snapshot ordered with the caller's own operations. */
+    return atomic_load_explicit(&wl->count, memory_order_seq_cst);
+}

@@ -1,0 +1,176 @@
+/*
+ * sync/ring.c - the bounded ring's slow and batch paths: set-up, the
+ * batch put/get, close and the counts (the single-item fast paths are
+ * inline in ring.h, which states the invariants).
+ *
+ * A batch claims k slots with one CAS on tail (put) or head (get), after
+ * checking against the other index that all k are available; then it
+ * fills or drains them in order.  A claimed slot may still be in the
+ * previous owner's short window (a consumer of the last lap still reading
+ * it, or a producer still writing it): that is waited out with bcl__spin,
+ * as in the single-item paths.
+ */
+#include "sync/ring.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+int
+bcl__ring_init(struct bcl__ring *r, uint64_t capacity)
+{
+    uint64_t mark = 1;
+
+    if (capacity == 0 || capacity > BCL__RING_MAX_CAPACITY)
+        return -EINVAL;
+    while (mark <= capacity)
+        mark <<= 1;
+    r->slots = malloc(capacity * sizeof *r->slots);
+    if (r->slots == NULL)
+        return -ENOMEM;
+    r->capacity = capacity;
+    r->mark = mark;
+    r->one_lap = mark << 1;
+    for (uint64_t i = 0; i < capacity; i++) {
+        /* relaxed: the ring is published to other threads by whatever
+         * hands them the queue pointer. */
+        atomic_store_explicit(&r->slots[i].stamp, i, memory_order_relaxed);
+        r->slots[i].item = NULL;
+    }
+    atomic_store_explicit(&r->head, 0, memory_order_relaxed);
+    atomic_store_explicit(&r->tail, 0, memory_order_relaxed);
+    return 0;
+}
+
+void
+bcl__ring_destroy(struct bcl__ring *r)
+{
+    free(r->slots);
+    r->slots = NULL;
+}
+
+enum bcl__ring_status
+bcl__ring_put_many(struct bcl__ring *r, void *const *items, size_t n,
+                   size_t *moved)
+{
+    /* relaxed: a guess, validated by the CAS. */
+    uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    uint64_t start, k;
+
+    *moved = 0;
+    for (;;) {
+        uint64_t head, used;
+
+        if (tail & r->mark)
+            return BCL__RING_CLOSED;
+        /* seq_cst: the full check is half of the putters' handshake. */
+        head = atomic_load_explicit(&r->head, memory_order_seq_cst);
+        start = bcl__ring_count(r, tail);
+        if (bcl__ring_count(r, head) > start) { /* our tail is stale */
+            tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+            continue;
+        }
+        used = start - bcl__ring_count(r, head);
+        if (used >= r->capacity)
+            return BCL__RING_FULL;
+        k = r->capacity - used < n ? r->capacity - used : n;
+        /* seq_cst: claims k slots; ordered before the caller's load of
+         * the getters' count (handshake). */
+        if (atomic_compare_exchange_weak_explicit(
+                &r->tail, &tail, bcl__ring_pos(r, start + k),
+                memory_order_seq_cst, memory_order_relaxed))
+            break;
+    }
+    for (uint64_t i = 0, pos = tail; i < k; i++) {
+        struct bcl__ring_slot *slot = &r->slots[pos & (r->mark - 1)];
+        struct bcl__spin spin;
+
+        bcl__spin_init(&spin);
+        /* acquire: last lap's consumer finished reading the slot; pairs
+         * with its release store (bcl__ring_try_get, ring_get_many). */
+        while (atomic_load_explicit(&slot->stamp, memory_order_acquire) !=
+               pos)
+            bcl__spin_once(&spin);
+        slot->item = items[i];
+        /* release: publishes the item to the consumer's acquire load. */
+        atomic_store_explicit(&slot->stamp, pos + 1, memory_order_release);
+        pos = bcl__ring_next(r, pos);
+    }
+    *moved = k;
+    return BCL__RING_OK;
+}
+
+enum bcl__ring_status
+bcl__ring_get_many(struct bcl__ring *r, void **items, size_t n,
+                   size_t *moved)
+{
+    /* relaxed: a guess, validated by the CAS. */
+    uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    uint64_t start, k;
+
+    *moved = 0;
+    for (;;) {
+        /* seq_cst: the empty check is half of the getters' handshake.
+         * Read after head, so tail >= head even if head is stale. */
+        uint64_t tail = atomic_load_explicit(&r->tail, memory_order_seq_cst);
+        uint64_t avail;
+
+        start = bcl__ring_count(r, head);
+        avail = bcl__ring_count(r, tail) - start;
+        if (avail == 0)
+            return (tail & r->mark) ? BCL__RING_CLOSED : BCL__RING_EMPTY;
+        k = avail < n ? avail : n;
+        /* seq_cst: claims k items; ordered before the caller's load of
+         * the putters' count (handshake). */
+        if (atomic_compare_exchange_weak_explicit(
+                &r->head, &head, bcl__ring_pos(r, start + k),
+                memory_order_seq_cst, memory_order_relaxed))
+            break;
+    }
+    for (uint64_t i = 0, pos = head; i < k; i++) {
+        struct bcl__ring_slot *slot = &r->slots[pos & (r->mark - 1)];
+        struct bcl__spin spin;
+
+        bcl__spin_init(&spin);
+        /* acquire: the producer's item is written; pairs with its release
+         * store (bcl__ring_try_put, ring_put_many). */
+        while (atomic_load_explicit(&slot->stamp, memory_order_acquire) !=
+               pos + 1)
+            bcl__spin_once(&spin);
+        items[i] = slot->item;
+        /* release: our read is done before the next lap's producer. */
+        atomic_store_explicit(&slot->stamp, pos + r->one_lap,
+                              memory_order_release);
+        pos = bcl__ring_next(r, pos);
+    }
+    *moved = k;
+    return BCL__RING_OK;
+}
+
+void
+bcl__ring_close(struct bcl__ring *r)
+{
+    /* seq_cst: after this, no CAS on tail succeeds (they expect the bit
+     * clear), so every put that completes was claimed before the close. */
+    atomic_fetch_or_explicit(&r->tail, r->mark, memory_order_seq_cst);
+}
+
+uint64_t
+bcl__ring_size(const struct bcl__ring *r)
+{
+    for (;;) {
+        /* seq_cst: a consistent pair, read tail, head, tail again. */
+        uint64_t tail = atomic_load_explicit(&r->tail, memory_order_seq_cst);
+        uint64_t head = atomic_load_explicit(&r->head, memory_order_seq_cst);
+
+        if (atomic_load_explicit(&r->tail, memory_order_seq_cst) == tail)
+            return bcl__ring_count(r, tail) - bcl__ring_count(r, head);
+    }
+}
+
+uint64_t
+bcl__ring_total_put(const struct bcl__ring *r)
+{
+    /* seq_cst: read against task_done's count in queue.c's join check. */
+    return bcl__ring_count(r, atomic_load_explicit(&r->tail,
+                                                   memory_order_seq_cst));
+}

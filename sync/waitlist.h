@@ -1,0 +1,91 @@
+/*
+ * sync/waitlist.h - a FIFO of suspended callers (tasks and plain threads),
+ * the slow path of every structure in sync/.
+ *
+ * A waiting caller links an entry (living in its own frame) under the
+ * list's lock, re-checks its condition still under the lock, and only
+ * then unlocks and suspends.  A waker pops entries under the same lock and
+ * resolves each (exec/suspend.h); an entry whose waiter was already
+ * resolved by someone else (a timeout, a cancellation) is skipped and the
+ * wake goes to the next, so a wake-up is never swallowed.  Because wakers
+ * resolve under the lock, a waiter that returns from bcl__wait() with its
+ * entry unlinked knows nobody will touch the entry again.
+ *
+ * `count` mirrors the number of linked entries so that fast paths can ask
+ * "is anyone waiting?" with one load, without the lock.  The handshake that
+ * makes that load safe (no lost wake-up) is the caller's: it must order
+ * its state change before the load (seq_cst), and the waiter's link
+ * (seq_cst RMW on count) before its re-check.  See docs/design.md,
+ * "The queue".
+ *
+ * Context: any thread or task.  The lock is held only for list surgery and
+ * the resolves (which never block), never across a suspension.
+ */
+#ifndef BCL_SYNC_WAITLIST_H
+#define BCL_SYNC_WAITLIST_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "exec/suspend.h"
+
+struct bcl__wait_entry {
+    struct bcl__waiter waiter;
+    struct bcl__wait_entry *prev, *next; /* under the list's lock */
+    bool linked;                          /* under the list's lock */
+};
+
+struct bcl__waitlist {
+    pthread_mutex_t lock;
+    struct bcl__wait_entry *first, *last; /* under lock */
+    _Atomic size_t count;                 /* linked entries; see above */
+};
+
+int bcl__waitlist_init(struct bcl__waitlist *wl);
+void bcl__waitlist_destroy(struct bcl__waitlist *wl);
+
+static inline void
+bcl__waitlist_lock(struct bcl__waitlist *wl)
+{
+    pthread_mutex_lock(&wl->lock);
+}
+
+static inline void
+bcl__waitlist_unlock(struct bcl__waitlist *wl)
+{
+    pthread_mutex_unlock(&wl->lock);
+}
+
+/* One load: may someone be waiting?  seq_cst: the fast path's half of the
+ * handshake (the caller's state change, seq_cst, comes before). */
+static inline bool
+bcl__waitlist_has_waiters(const struct bcl__waitlist *wl)
+{
+    return atomic_load_explicit(&wl->count, memory_order_seq_cst) != 0;
+}
+
+/* Under the lock: link e at the back (or the front, for a waiter that was
+ * woken but lost the race for what woke it, so it keeps its place). */
+void bcl__waitlist_link(struct bcl__waitlist *wl, struct bcl__wait_entry *e,
+                        bool front);
+/* Under the lock: unlink e if it is linked. */
+void bcl__waitlist_unlink(struct bcl__waitlist *wl, struct bcl__wait_entry *e);
+
+/* Under the lock: pop and resolve (WOKEN) entries from the front until
+ * `n` were woken or the list is empty; returns how many were woken.
+ * `data`, if not NULL, is stored in each woken waiter before it resumes. */
+size_t bcl__waitlist_wake_locked(struct bcl__waitlist *wl, size_t n,
+                                 void *data);
+
+/* Lock, wake up to n, unlock. */
+size_t bcl__waitlist_wake(struct bcl__waitlist *wl, size_t n);
+
+/* Suspend on an entry the caller linked and whose condition it re-checked,
+ * both under the lock: call with the lock held; returns with the lock
+ * released, the waiter resolved and the entry unlinked. */
+enum bcl__wait_state bcl__waitlist_wait_locked(struct bcl__waitlist *wl,
+                                               struct bcl__wait_entry *e);
+
+#endif /* BCL_SYNC_WAITLIST_H */
