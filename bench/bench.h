@@ -28,6 +28,8 @@ struct bench_case {
 /* Cases, defined in bench_*.c. */
 extern const struct bench_case bench_exec_cases[];
 extern const unsigned bench_exec_ncases;
+extern const struct bench_case bench_queue_cases[];
+extern const unsigned bench_queue_ncases;
 extern const struct bench_case bench_fiber_cases[];
 extern const unsigned bench_fiber_ncases;
 extern const struct bench_case bench_system_cases[];

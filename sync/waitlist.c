@@ -5,6 +5,10 @@
 
 #include <errno.h>
 
+#include "sync/spin.h"
+
+#define WAKE_BATCH 16 /* entries popped per lock round by bcl__waitlist_wake */
+
 int
 bcl__waitlist_init(struct bcl__waitlist *wl)
 {
@@ -27,6 +31,9 @@ bcl__waitlist_link(struct bcl__waitlist *wl, struct bcl__wait_entry *e,
                    bool front)
 {
     e->linked = true;
+    /* relaxed: read by the waiter itself only after the lock orders it
+     * behind this store (bcl__waitlist_wait_locked). */
+    atomic_store_explicit(&e->released, 0, memory_order_relaxed);
     if (front) {
         e->prev = NULL;
         e->next = wl->first;
@@ -85,6 +92,9 @@ bcl__waitlist_wake_locked(struct bcl__waitlist *wl, size_t n, void *data)
          * it will find itself unlinked and not need the list again. */
         if (bcl__waiter_resolve(&e->waiter, BCL__WAIT_WOKEN))
             woken++;
+        else
+            /* release: as in bcl__waitlist_wake (the lock orders it too). */
+            atomic_store_explicit(&e->released, 1, memory_order_release);
     }
     return woken;
 }
@@ -92,11 +102,33 @@ bcl__waitlist_wake_locked(struct bcl__waitlist *wl, size_t n, void *data)
 size_t
 bcl__waitlist_wake(struct bcl__waitlist *wl, size_t n)
 {
-    size_t woken;
+    size_t woken = 0;
 
-    bcl__waitlist_lock(wl);
-    woken = bcl__waitlist_wake_locked(wl, n, NULL);
-    bcl__waitlist_unlock(wl);
+    while (woken < n) {
+        struct bcl__wait_entry *batch[WAKE_BATCH];
+        size_t taken = 0;
+
+        bcl__waitlist_lock(wl);
+        while (taken < WAKE_BATCH && woken + taken < n && wl->first != NULL) {
+            batch[taken] = wl->first;
+            bcl__waitlist_unlink(wl, batch[taken]);
+            taken++;
+        }
+        bcl__waitlist_unlock(wl);
+        if (taken == 0)
+            break;
+        for (size_t i = 0; i < taken; i++) {
+            if (bcl__waiter_resolve(&batch[i]->waiter, BCL__WAIT_WOKEN)) {
+                woken++; /* its waiter may be gone already: hands off */
+                continue;
+            }
+            /* Resolved by a timeout or a cancel: its waiter waits for this
+             * store before leaving.  release: our reads of the entry are
+             * done; pairs with the acquire in bcl__waitlist_wait_locked. */
+            atomic_store_explicit(&batch[i]->released, 1,
+                                  memory_order_release);
+        }
+    }
     return woken;
 }
 
@@ -108,10 +140,24 @@ bcl__waitlist_wait_locked(struct bcl__waitlist *wl, struct bcl__wait_entry *e)
     bcl__waitlist_unlock(wl);
     state = bcl__wait(&e->waiter);
     if (state != BCL__WAIT_WOKEN) {
-        /* Resolved by a timeout or a cancel: leave the list ourselves. */
+        /* Resolved by a timeout or a cancel: leave the list ourselves, or,
+         * if a waker already popped us, let it finish with the entry. */
+        bool popped;
+
         bcl__waitlist_lock(wl);
+        popped = !e->linked;
         bcl__waitlist_unlink(wl, e);
         bcl__waitlist_unlock(wl);
+        if (popped) {
+            struct bcl__spin spin;
+
+            bcl__spin_init(&spin);
+            /* acquire: pairs with the waker's release in
+             * bcl__waitlist_wake; after it the entry is ours alone. */
+            while (atomic_load_explicit(&e->released,
+                                        memory_order_acquire) == 0)
+                bcl__spin_once(&spin);
+        }
     }
     return state;
 }

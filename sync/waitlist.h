@@ -7,9 +7,19 @@
  * then unlocks and suspends.  A waker pops entries under the same lock and
  * resolves each (exec/suspend.h); an entry whose waiter was already
  * resolved by someone else (a timeout, a cancellation) is skipped and the
- * wake goes to the next, so a wake-up is never swallowed.  Because wakers
- * resolve under the lock, a waiter that returns from bcl__wait() with its
- * entry unlinked knows nobody will touch the entry again.
+ * wake goes to the next, so a wake-up is never swallowed.
+ *
+ * Two ways to wake:
+ *   - bcl__waitlist_wake_locked resolves under the lock: for hand-offs
+ *     (mutex, semaphore) where the decision and the resolve must be one
+ *     atomic step with respect to other lockers;
+ *   - bcl__waitlist_wake pops under the lock but resolves after dropping
+ *     it, so the lock is never held across a task resume or a futex wake.
+ *     An entry popped that way may still be read by its waker after the
+ *     unlock; its waiter, if something else resolved it first, finds the
+ *     entry unlinked and waits for the waker's `released` store before
+ *     leaving the frame (bcl__waitlist_wait_locked does this).  A waiter
+ *     the waker resolved is never touched again by the waker.
  *
  * `count` mirrors the number of linked entries so that fast paths can ask
  * "is anyone waiting?" with one load, without the lock.  The handshake that
@@ -35,6 +45,7 @@ struct bcl__wait_entry {
     struct bcl__waiter waiter;
     struct bcl__wait_entry *prev, *next; /* under the list's lock */
     bool linked;                          /* under the list's lock */
+    _Atomic uint32_t released; /* 1: a popping waker is done with us */
 };
 
 struct bcl__waitlist {
@@ -79,7 +90,7 @@ void bcl__waitlist_unlink(struct bcl__waitlist *wl, struct bcl__wait_entry *e);
 size_t bcl__waitlist_wake_locked(struct bcl__waitlist *wl, size_t n,
                                  void *data);
 
-/* Lock, wake up to n, unlock. */
+/* Wake up to n, resolving outside the lock (see above). */
 size_t bcl__waitlist_wake(struct bcl__waitlist *wl, size_t n);
 
 /* Suspend on an entry the caller linked and whose condition it re-checked,
