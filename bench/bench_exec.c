@@ -251,9 +251,9 @@ const struct bench_case bench_exec_cases[] = {
     { "spawn_many", "tasks/s", spawn_many, true, 0 },
     { "yield_many", "yields/s", yield_many, true, 0 },
     { "chained_spawn", "spawns/s", chained_spawn, true, 0 },
-    { "fib(30)", "tasks/s", fib30, true, 0 },
-    { "skynet(6)", "tasks/s", skynet6, true, 0 },
-    { "spawn+join empty", "ns/op", spawn_join_empty, false, 0 },
+    { "fib", "tasks/s", fib30, true, 0 },
+    { "skynet", "tasks/s", skynet6, true, 0 },
+    { "spawn_join_empty", "ns/op", spawn_join_empty, false, 0 },
 };
 const unsigned bench_exec_ncases =
     sizeof bench_exec_cases / sizeof bench_exec_cases[0];

@@ -42,7 +42,7 @@ fiber_switch(unsigned workers)
 }
 
 const struct bench_case bench_fiber_cases[] = {
-    { "fiber switch", "ns", fiber_switch, false, 0 },
+    { "fiber_switch", "ns", fiber_switch, false, 0 },
 };
 const unsigned bench_fiber_ncases =
     sizeof bench_fiber_cases / sizeof bench_fiber_cases[0];

@@ -256,14 +256,14 @@ ping_pong(unsigned workers)
 }
 
 const struct bench_case bench_queue_cases[] = {
-    { "mpmc 1x1", "items/s", mpmc_1x1, true, 0 },
-    { "mpmc 4x4", "items/s", mpmc_4x4, true, 0 },
-    { "mpmc 16x16", "items/s", mpmc_16x16, true, 0 },
-    { "mpmc_batch 1x1", "items/s", batch_1x1, true, 0 },
-    { "mpmc_batch 4x4", "items/s", batch_4x4, true, 0 },
-    { "mpmc_batch 16x16", "items/s", batch_16x16, true, 0 },
-    { "mpmc_threads 1x1", "items/s", threads_1x1, true, 0 },
-    { "mpmc_threads 4x4", "items/s", threads_4x4, true, 0 },
+    { "mpmc_1x1", "items/s", mpmc_1x1, true, 0 },
+    { "mpmc_4x4", "items/s", mpmc_4x4, true, 0 },
+    { "mpmc_16x16", "items/s", mpmc_16x16, true, 0 },
+    { "mpmc_batch_1x1", "items/s", batch_1x1, true, 0 },
+    { "mpmc_batch_4x4", "items/s", batch_4x4, true, 0 },
+    { "mpmc_batch_16x16", "items/s", batch_16x16, true, 0 },
+    { "mpmc_threads_1x1", "items/s", threads_1x1, true, 0 },
+    { "mpmc_threads_4x4", "items/s", threads_4x4, true, 0 },
     { "ping_pong", "round trips/s", ping_pong, true, 0 },
 };
 const unsigned bench_queue_ncases =

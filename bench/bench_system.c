@@ -137,9 +137,9 @@ capacity_resume(unsigned workers)
 }
 
 const struct bench_case bench_system_cases[] = {
-    { "idle CPU, % of a core", "%", idle_cpu, false, 1 },
-    { "1M parked: RSS per task", "KiB", capacity_rss, false, 1 },
-    { "1M parked: resume all", "tasks/s", capacity_resume, true, 1 },
+    { "idle_cpu", "% of a core", idle_cpu, false, 1 },
+    { "parked_1m_rss", "KiB per task", capacity_rss, false, 1 },
+    { "parked_1m_resume", "tasks/s", capacity_resume, true, 1 },
 };
 const unsigned bench_system_ncases =
     sizeof bench_system_cases / sizeof bench_system_cases[0];

@@ -3,9 +3,13 @@
  * times, and prints a table: median [min - max] per case and count.
  *
  *   boucle_bench [--runs N] [--workers 1,2,...] [--only SUBSTRING]
+ *   boucle_bench --list                    name, unit, higher-is-better, runs
+ *   boucle_bench --workload NAME --workers N    one run, prints the value
  *
- * Progress goes to stderr when it is a terminal; the table goes to stdout
- * as Markdown.
+ * The last two are the interface bench/driver.py uses for boucle and for
+ * every peer (bench/peers/README.md): one process per run, so the driver
+ * measures each run's peak RSS.  Progress goes to stderr when it is a
+ * terminal; the table goes to stdout as Markdown.
  * BENCH_QUICK=1 runs every workload at 1/10 of its size.
  */
 #include "bench/bench.h"
@@ -52,11 +56,54 @@ format_value(char *buf, size_t size, double v)
         snprintf(buf, size, "%.3g", v);
 }
 
+static const struct bench_case *
+find_case(const char *name)
+{
+    for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++)
+        for (unsigned k = 0; k < *groups[g].ncases; k++)
+            if (strcmp(groups[g].cases[k].name, name) == 0)
+                return &groups[g].cases[k];
+    return NULL;
+}
+
+static int
+list_cases(void)
+{
+    for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++)
+        for (unsigned k = 0; k < *groups[g].ncases; k++) {
+            const struct bench_case *bc = &groups[g].cases[k];
+
+            printf("%s\t%s\t%d\t%u\n", bc->name, bc->unit,
+                   bc->higher_is_better, bc->runs);
+        }
+    return 0;
+}
+
+/* One run of one case: the value on stdout; exit 1 failed, 2 unknown. */
+static int
+run_single(const char *name, unsigned workers)
+{
+    const struct bench_case *bc = find_case(name);
+    double v;
+
+    if (bc == NULL) {
+        fprintf(stderr, "boucle_bench: no workload %s\n", name);
+        return 2;
+    }
+    v = bc->run(workers);
+    if (bench_loops_free() != 0 || v < 0) {
+        fprintf(stderr, "boucle_bench: %s failed its check\n", name);
+        return 1;
+    }
+    printf("%.6g\n", v);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
     unsigned counts[MAX_COUNTS] = { 1, 2 }, ncounts = 2, runs = 5;
-    const char *only = NULL;
+    const char *only = NULL, *workload = NULL;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     struct utsname u;
     int failed = 0;
@@ -80,12 +127,19 @@ main(int argc, char **argv)
                 counts[ncounts++] = (unsigned)atoi(tok);
         } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
             only = argv[++i];
+        } else if (strcmp(argv[i], "--workload") == 0 && i + 1 < argc) {
+            workload = argv[++i];
+        } else if (strcmp(argv[i], "--list") == 0) {
+            return list_cases();
         } else {
             fprintf(stderr, "usage: %s [--runs N] [--workers 1,2] "
-                            "[--only SUBSTRING]\n", argv[0]);
+                            "[--only SUBSTRING] | --list | "
+                            "--workload NAME --workers N\n", argv[0]);
             return 2;
         }
     }
+    if (workload != NULL)
+        return run_single(workload, counts[0]);
     uname(&u);
     printf("boucle %d.%d.%d, %s %s, %ld CPUs%s; median of %u runs "
            "[min - max]\n\n",
