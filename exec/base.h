@@ -5,10 +5,23 @@
  *
  * BCL__ASSERT is for broken *internal* invariants only (going on would lose
  * or duplicate work); bad input from users returns an error instead.
+ *
+ * bcl__spin waits out another thread's few-instruction window: a producer
+ * between claiming a slot and writing it, a waker between popping a waiter
+ * and resolving it, a lock holder.  It pauses with ck_backoff's
+ * exponential loop, and once the wait grows long (the other thread was
+ * preempted inside its window) it gives the CPU away with sched_yield().
+ * Never used to wait for something that needs a task to be scheduled: a
+ * task cannot suspend inside those windows, so the other party is always
+ * a running or runnable thread.
  */
 #ifndef BCL_EXEC_BASE_H
 #define BCL_EXEC_BASE_H
 
+#include <ck_backoff.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,5 +59,58 @@ _Noreturn void bcl__fatal(const char *what);
 #define BCL__TSAN 1
 #endif
 #endif
+
+#define BCL__SPIN_FIRST 8u    /* pause loop length of the first wait */
+#define BCL__SPIN_YIELD 4096u /* past this, the other side was preempted */
+
+struct bcl__spin {
+    ck_backoff_t backoff;
+};
+
+static inline void
+bcl__spin_init(struct bcl__spin *s)
+{
+    s->backoff = BCL__SPIN_FIRST;
+}
+
+static inline void
+bcl__spin_once(struct bcl__spin *s)
+{
+    if (s->backoff > BCL__SPIN_YIELD)
+        sched_yield();
+    else
+        ck_backoff_eb(&s->backoff);
+}
+
+/*
+ * A test-and-test-and-set lock for critical sections of a few dozen
+ * instructions (the timer heaps).  Written with C11 atomics rather than
+ * ck_spinlock so that ThreadSanitizer sees its ordering.
+ */
+struct bcl__spinlock {
+    _Atomic uint32_t held;
+};
+
+static inline void
+bcl__spinlock_lock(struct bcl__spinlock *l)
+{
+    struct bcl__spin spin;
+
+    bcl__spin_init(&spin);
+    /* acquire: pairs with the release in bcl__spinlock_unlock, so the
+     * previous holder's writes are visible in our critical section. */
+    while (atomic_exchange_explicit(&l->held, 1, memory_order_acquire)) {
+        /* relaxed: only a hint to retry the exchange. */
+        while (atomic_load_explicit(&l->held, memory_order_relaxed))
+            bcl__spin_once(&spin);
+    }
+}
+
+static inline void
+bcl__spinlock_unlock(struct bcl__spinlock *l)
+{
+    /* release: publishes our critical section to the next holder. */
+    atomic_store_explicit(&l->held, 0, memory_order_release);
+}
 
 #endif /* BCL_EXEC_BASE_H */

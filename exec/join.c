@@ -1,13 +1,20 @@
 /*
- * exec/join.c - waiting for a task to end: bcl_join.
+ * exec/join.c - waiting for a task to end: bcl_join, bcl_join_timeout.
  *
  * Fast path (work-first, as in Cilk and oneTBB): when the child is still
  * the newest task on the caller's own deque, the caller pops it and runs
  * it right there, on its own stack -- no stack, no switch, no wake-up.
  * Otherwise the caller registers a waiter in the child's join word and
  * suspends until bcl__task_finish() resolves it (task.h, "Join word").
+ *
+ * A join that times out or is cancelled takes its waiter back with a CAS
+ * on the join word (waiter -> 0) and keeps the handle.  If that CAS fails,
+ * the finisher exchanged DONE first and holds the waiter: its resolve
+ * fails, it releases the waiter (bcl__waiter_release), and only then may
+ * the joiner's frame go.
  */
 #include <boucle/exec.h>
+#include <boucle/time.h>
 
 #include <errno.h>
 
@@ -63,28 +70,47 @@ join_inline(struct bcl__worker *w, struct bcl_task *t)
 }
 
 int
-bcl_join(bcl_task *t, void **result)
+bcl_join_timeout(bcl_task *t, void **result, uint64_t ns)
 {
     struct bcl__worker *w = bcl__worker_current();
     struct bcl__waiter waiter;
     uintptr_t expected = 0;
+    enum bcl__wait_state state;
+    int rc;
 
     if (t == NULL || (w != NULL && t == w->current))
         return -EINVAL;
-    if (join_inline(w, t))
+    if (bcl__cancel_pending())
+        return -ECANCELED;
+    /* Inline only without a timeout: a child run on our stack cannot be
+     * left behind when the time is up. */
+    if (ns == BCL_FOREVER && join_inline(w, t))
         return join_collect(t, result);
-    if (w != NULL && w->current == NULL)
-        return -EPERM; /* a worker outside any task must not block */
-    bcl__waiter_init(&waiter);
+    if ((rc = bcl__waiter_init(&waiter)) != 0)
+        return rc; /* a worker outside any task must not block */
     /* acq_rel: release publishes the waiter to the finisher; acquire on
      * failure sees the DONE task's result and status. */
-    if (atomic_compare_exchange_strong_explicit(&t->join, &expected,
-                                                (uintptr_t)&waiter,
-                                                memory_order_acq_rel,
-                                                memory_order_acquire)) {
-        bcl__wait(&waiter);
-    } else if (expected != BCL__JOIN_DONE) {
-        return -EINVAL; /* detached, or joined twice */
-    }
-    return join_collect(t, result);
+    if (!atomic_compare_exchange_strong_explicit(&t->join, &expected,
+                                                 (uintptr_t)&waiter,
+                                                 memory_order_acq_rel,
+                                                 memory_order_acquire))
+        return expected == BCL__JOIN_DONE ? join_collect(t, result)
+                                          : -EINVAL; /* detached, or twice */
+    state = bcl__wait_until(&waiter, bcl__deadline_after(ns));
+    if (state == BCL__WAIT_WOKEN)
+        return join_collect(t, result);
+    expected = (uintptr_t)&waiter;
+    /* relaxed: on success nobody saw the waiter (the finisher will find
+     * 0 and leave DONE for a later join); on failure, see above. */
+    if (!atomic_compare_exchange_strong_explicit(&t->join, &expected, 0,
+                                                 memory_order_relaxed,
+                                                 memory_order_relaxed))
+        bcl__waiter_wait_released(&waiter, 1);
+    return bcl__wait_status(state);
+}
+
+int
+bcl_join(bcl_task *t, void **result)
+{
+    return bcl_join_timeout(t, result, BCL_FOREVER);
 }

@@ -83,6 +83,11 @@ loop_destroy(struct bcl_loop *loop, unsigned started)
         }
         bcl__stack_pool_destroy(&w->stacks);
         bcl__deque_destroy(&w->dq);
+        /* Only public timers can be left (suspended tasks keep the loop
+         * from being freed): self-owned ones are freed, handles orphaned
+         * for their bcl_timer_cancel. */
+        bcl__timer_heap_clear(&w->timers, bcl__time_orphan);
+        bcl__timer_heap_destroy(&w->timers);
     }
     bcl__park_destroy(&loop->park);
     bcl__inject_destroy(&loop->inject);
@@ -136,6 +141,7 @@ bcl_loop_new(bcl_loop **out, const bcl_config *cfg)
                                     (uint64_t)(uintptr_t)loop);
         if (bcl__deque_init(&w->dq, DEQUE_INITIAL) != 0)
             break;
+        bcl__timer_heap_init(&w->timers);
     }
     sem_init(&loop->stop, 0, 0);
     pthread_mutex_init(&loop->remote_lock, NULL);
@@ -214,6 +220,11 @@ loop_start(struct bcl_loop *loop)
      * the run; pairs with P3/P4 of workers parking (park.h). */
     atomic_store_explicit(&loop->running, 1, memory_order_seq_cst);
     bcl__park_wake_one(loop);
+    /* Workers that parked between runs sleep without a deadline: let
+     * those with timers look at them again. */
+    for (unsigned i = 0; i < loop->nworkers; i++)
+        if (bcl__timer_earliest(&loop->workers[i].timers) != UINT64_MAX)
+            bcl__park_kick(&loop->workers[i]);
 }
 
 static void
@@ -351,6 +362,11 @@ bcl_loop_free(bcl_loop *loop)
         loop_release(loop);
         return -EBUSY;
     }
+    /* A plain thread that resumed the last task may still be waking a
+     * worker (task.c).  acquire: pairs with its release decrement. */
+    while (atomic_load_explicit(&loop->outside_scheduling,
+                                memory_order_acquire) != 0)
+        sched_yield();
     loop_destroy(loop, loop->nworkers);
     return 0;
 }

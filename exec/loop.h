@@ -49,6 +49,11 @@ struct bcl_loop {
     _Atomic uint32_t shutdown;
     /* Tasks spawned from outside the workers (for bcl_loop_free). */
     _Atomic uint64_t outside_created;
+    /* Threads outside the workers inside bcl__task_schedule for this
+     * loop (task.c); bcl_loop_free waits for 0. */
+    _Atomic uint32_t outside_scheduling;
+    /* Round robin over workers for timers armed from outside (time.c). */
+    _Atomic uint32_t timer_turn;
     /* Chunk records freed away from their loop's workers (task.h). */
     pthread_mutex_t remote_lock;
     struct bcl_task *remote_free;     /* under remote_lock */

@@ -50,6 +50,69 @@ park_unlist_locked(struct bcl__park *p, unsigned index)
     return false;
 }
 
+/* A parked worker whose earliest timer is due leaves the idle list
+ * itself.  True if it did (it then searches, counted as spinning); false
+ * if a waker took it off the list first (its wake is on the way). */
+static bool
+park_leave_for_timer(struct bcl__worker *w)
+{
+    struct bcl__park *p = &w->loop->park;
+    bool unlisted;
+
+    pthread_mutex_lock(&p->lock);
+    unlisted = park_unlist_locked(p, w->index);
+    pthread_mutex_unlock(&p->lock);
+    if (!unlisted)
+        return false;
+    /* seq_cst: counted before we look, as at P4. */
+    atomic_fetch_add_explicit(&p->nspinning, 1, memory_order_seq_cst);
+    w->spinning = true;
+    return true;
+}
+
+/* P5.  Returns true if the worker woke for a due timer (and left the
+ * idle list), false once a waker set its word to 1. */
+static bool
+park_sleep(struct bcl__worker *w)
+{
+    for (;;) {
+        /* acquire: pairs with the waker's release store of 1 (we see the
+         * idle-list update it made) or the kicker's 2. */
+        uint32_t word = atomic_load_explicit(&w->wake, memory_order_acquire);
+        uint64_t due;
+
+        if (word == 1)
+            return false;
+        if (word == 2) {
+            /* A kick: look at the timers again.  relaxed: a waker's 1
+             * racing this CAS wins (the CAS then fails, and we loop). */
+            atomic_compare_exchange_strong_explicit(
+                &w->wake, &word, 0, memory_order_relaxed,
+                memory_order_relaxed);
+            continue;
+        }
+        due = bcl__loop_running(w->loop) ? bcl__timer_earliest(&w->timers)
+                                         : UINT64_MAX;
+        if (due == UINT64_MAX) {
+            bcl__futex_wait(&w->wake, 0, NULL);
+        } else {
+            uint64_t now = bcl__now_ns();
+            struct timespec span;
+
+            if (now >= due) {
+                if (park_leave_for_timer(w))
+                    return true;
+                /* A waker popped us: wait for its word. */
+                bcl__futex_wait(&w->wake, 0, NULL);
+                continue;
+            }
+            span.tv_sec = (time_t)((due - now) / 1000000000u);
+            span.tv_nsec = (long)((due - now) % 1000000000u);
+            bcl__futex_wait(&w->wake, 0, &span);
+        }
+    }
+}
+
 void
 bcl__park(struct bcl__worker *w)
 {
@@ -107,13 +170,32 @@ bcl__park(struct bcl__worker *w)
         }
         /* A waker already took us off the list: its wake is on the way. */
     }
-    /* P5: sleep until a waker sets our word (acquire: pairs with its
-     * release store, so we see the idle-list update it made). */
-    while (atomic_load_explicit(&w->wake, memory_order_acquire) == 0)
-        bcl__futex_wait(&w->wake, 0, NULL);
+    /* P5: sleep until a waker sets our word, or until our earliest
+     * timer is due (only while a run is in progress: timers fire only
+     * then). */
+    if (park_sleep(w))
+        return; /* a timer is due: we left the idle list, now searching */
     /* The waker counted us in nspinning (W4), unless it was a shutdown
      * wake-all, which does not matter any more. */
     w->spinning = true;
+}
+
+void
+bcl__park_kick(struct bcl__worker *w)
+{
+    uint32_t parked = 0;
+
+    /* seq_cst: the kicker's heap update (its timer_arm) before the
+     * load of `wake` below; pairs with P3 of the parker, whose loads of
+     * its earliest deadline follow its P1 store of wake = 0. */
+    atomic_thread_fence(memory_order_seq_cst);
+    /* relaxed: only a parked worker (wake == 0) needs the kick; a
+     * waker's 1 must not be overwritten, and the futex call orders the
+     * rest. */
+    if (atomic_compare_exchange_strong_explicit(&w->wake, &parked, 2,
+                                                memory_order_relaxed,
+                                                memory_order_relaxed))
+        bcl__futex_wake(&w->wake, 1);
 }
 
 /* Pop one parked worker and wake it; false if none is parked. */

@@ -63,6 +63,11 @@ void bcl__park(struct bcl__worker *w);
 /* Steps W2-W4 after the caller published work (W1). */
 void bcl__park_wake_one(struct bcl_loop *loop);
 
+/* Make a parked worker re-read its earliest timer (a foreign thread armed
+ * an earlier one, or a run starts).  Harmless if it is not parked.  Any
+ * thread, after updating the heap. */
+void bcl__park_kick(struct bcl__worker *w);
+
 /* Wake every parked worker (shutdown).  Any thread. */
 void bcl__park_wake_all(struct bcl_loop *loop);
 

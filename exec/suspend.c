@@ -1,41 +1,193 @@
 /*
  * exec/suspend.c - waiters: suspend a task or block a thread until one
- * CAS on the waiter's state resolves it (protocol in suspend.h).
+ * CAS on the waiter's state resolves it (protocol in suspend.h), with an
+ * optional deadline and with cancellation.
+ *
+ * Cancellation reaches a suspended task through its `waiting` word:
+ *
+ *   task (bcl__wait)                      canceller (bcl_cancel)
+ *   C1 waiting = &w (seq_cst)             K1 cancelled = 1 (seq_cst)
+ *   C2 if cancelled (seq_cst load):       K2 p = waiting (seq_cst load)
+ *        resolve w CANCELLED itself       K3 if p is a waiter: CAS p -> BUSY
+ *   C3 suspend                               resolve p CANCELLED
+ *   C4 CAS waiting &w -> 0; if it holds      waiting = 0 (release)
+ *      BUSY, wait until the canceller
+ *      stores 0
+ *
+ * C1/C2 against K1/K2 is a Dekker pair: either the task sees the flag or
+ * the canceller sees the waiter.  The BUSY state keeps the waiter's frame
+ * alive while the canceller uses it: the task cannot finish C4 before the
+ * canceller's last store.
+ *
+ * K4: a child that bcl_join runs inline on the task's stack is cancelled
+ * with it (asyncio cancels the future a task awaits), through the task's
+ * `inline_child` word with the same publish / check / busy-bit scheme.
  */
 #include "suspend.h"
 
+#include <boucle/common.h>
+
+#include <errno.h>
+#include <time.h>
+
 #include "futex.h"
 #include "task.h"
+#include "timer.h"
 #include "worker.h"
 
-void
+int
 bcl__waiter_init(struct bcl__waiter *w)
 {
     struct bcl__worker *worker = bcl__worker_current();
 
+    if (worker != NULL && worker->current == NULL)
+        return -EPERM; /* a callback on a worker: blocking would stall it */
     /* relaxed: the waiter is published later by the wait site (a lock or
      * a release CAS), which orders these stores. */
     atomic_store_explicit(&w->state, BCL__WAIT_WAITING, memory_order_relaxed);
     atomic_store_explicit(&w->parked, 0, memory_order_relaxed);
+    atomic_store_explicit(&w->released, 0, memory_order_relaxed);
     w->task = worker != NULL ? worker->current : NULL;
     w->data = NULL;
+    return 0;
+}
+
+/* Take the waiter back from the task's `waiting` word (step C4). */
+static void
+wait_retract(struct bcl_task *t, struct bcl__waiter *w)
+{
+    uintptr_t mine = (uintptr_t)w;
+    struct bcl__spin spin;
+
+    /* relaxed: nobody else reads the word unless it holds a waiter; a
+     * failure (BUSY) is followed by the acquire loop below. */
+    if (atomic_compare_exchange_strong_explicit(&t->waiting, &mine, 0,
+                                                memory_order_relaxed,
+                                                memory_order_relaxed))
+        return;
+    bcl__spin_init(&spin);
+    /* acquire: pairs with the canceller's release store of 0. */
+    while (atomic_load_explicit(&t->waiting, memory_order_acquire) != 0)
+        bcl__spin_once(&spin);
+}
+
+static enum bcl__wait_state
+wait_task(struct bcl__waiter *w)
+{
+    struct bcl_task *t = w->task;
+    uint32_t waiting = BCL__WAIT_WAITING;
+
+    /* C1.  seq_cst: Dekker pair with K1/K2 in bcl_cancel. */
+    atomic_store_explicit(&t->waiting, (uintptr_t)w, memory_order_seq_cst);
+    /* C2: cancelled before we suspend: resolve ourselves, no switch. */
+    if (!bcl__task_cancel_requested(t) ||
+        !atomic_compare_exchange_strong_explicit(
+            &w->state, &waiting, BCL__WAIT_CANCELLED, memory_order_acq_rel,
+            memory_order_relaxed)) {
+        /* C3.  The scheduler commits the suspension after the switch; a
+         * resolve that came first turns it into an immediate requeue. */
+        bcl__worker_switch_out(BCL__SWITCH_PARK);
+    }
+    wait_retract(t, w);
+    /* acquire: the resolver's CAS (acq_rel) published the outcome and
+     * everything it wrote before. */
+    return atomic_load_explicit(&w->state, memory_order_acquire);
 }
 
 enum bcl__wait_state
 bcl__wait(struct bcl__waiter *w)
 {
-    if (w->task != NULL) {
-        /* The scheduler commits the suspension after the switch; a
-         * resolve that came first turns it into an immediate requeue. */
-        bcl__worker_switch_out(BCL__SWITCH_PARK);
-    } else {
-        /* acquire: pairs with the release store in bcl__waiter_resolve(). */
-        while (atomic_load_explicit(&w->parked, memory_order_acquire) == 0)
-            bcl__futex_wait(&w->parked, 0, NULL);
-    }
-    /* acquire: the resolver's CAS (acq_rel) published the outcome and
-     * everything it wrote before. */
+    if (w->task != NULL)
+        return wait_task(w);
+    /* acquire: pairs with the release store in bcl__waiter_resolve(). */
+    while (atomic_load_explicit(&w->parked, memory_order_acquire) == 0)
+        bcl__futex_wait(&w->parked, 0, NULL);
+    /* acquire: see above. */
     return atomic_load_explicit(&w->state, memory_order_acquire);
+}
+
+/* A task's deadline: a timer node in its frame, on its worker's heap. */
+struct wait_timeout {
+    struct bcl__timer_node node;
+    struct bcl__waiter *waiter;
+};
+
+static uint64_t
+wait_timeout_fire(struct bcl__timer_node *node)
+{
+    struct wait_timeout *wt = bcl__container_of(node, struct wait_timeout,
+                                                node);
+
+    /* The node stays alive until this returns: bcl__timer_disarm in
+     * wait_until_task waits while it is FIRING. */
+    bcl__waiter_resolve(wt->waiter, BCL__WAIT_TIMEDOUT);
+    return 0;
+}
+
+static enum bcl__wait_state
+wait_until_task(struct bcl__waiter *w, uint64_t deadline)
+{
+    struct bcl__worker *worker = bcl__worker_current();
+    struct wait_timeout wt = { .waiter = w };
+    enum bcl__wait_state state;
+
+    bcl__timer_node_init(&wt.node, wait_timeout_fire, NULL);
+    if (bcl__timer_arm(&worker->timers, &wt.node, deadline, NULL) != 0) {
+        /* No memory for the timer: time out at once rather than wait
+         * without a bound (the caller's timeout contract).  A wake that
+         * beat us is taken as it is. */
+        uint32_t waiting = BCL__WAIT_WAITING;
+
+        /* acq_rel: as a resolver's CAS. */
+        if (atomic_compare_exchange_strong_explicit(
+                &w->state, &waiting, BCL__WAIT_TIMEDOUT, memory_order_acq_rel,
+                memory_order_relaxed))
+            return BCL__WAIT_TIMEDOUT;
+        return wait_task(w);
+    }
+    state = wait_task(w);
+    /* We may run on another worker now; disarm works from anywhere. */
+    bcl__timer_disarm(&wt.node);
+    return state;
+}
+
+static enum bcl__wait_state
+wait_until_thread(struct bcl__waiter *w, uint64_t deadline)
+{
+    for (;;) {
+        uint64_t now;
+        struct timespec span;
+
+        /* acquire: pairs with the resolver's release store. */
+        if (atomic_load_explicit(&w->parked, memory_order_acquire) != 0)
+            break;
+        now = bcl__now_ns();
+        if (now >= deadline) {
+            uint32_t waiting = BCL__WAIT_WAITING;
+
+            /* acq_rel: we resolve ourselves, as a resolver would. */
+            if (atomic_compare_exchange_strong_explicit(
+                    &w->state, &waiting, BCL__WAIT_TIMEDOUT,
+                    memory_order_acq_rel, memory_order_relaxed))
+                return BCL__WAIT_TIMEDOUT;
+            /* A resolver won: its parked store and wake are on the way. */
+            return bcl__wait(w);
+        }
+        span.tv_sec = (time_t)((deadline - now) / 1000000000u);
+        span.tv_nsec = (long)((deadline - now) % 1000000000u);
+        bcl__futex_wait(&w->parked, 0, &span);
+    }
+    /* acquire: see above. */
+    return atomic_load_explicit(&w->state, memory_order_acquire);
+}
+
+enum bcl__wait_state
+bcl__wait_until(struct bcl__waiter *w, uint64_t deadline)
+{
+    if (deadline == UINT64_MAX)
+        return bcl__wait(w);
+    return w->task != NULL ? wait_until_task(w, deadline)
+                           : wait_until_thread(w, deadline);
 }
 
 bool
@@ -61,4 +213,121 @@ bcl__waiter_resolve(struct bcl__waiter *w, enum bcl__wait_state to)
         bcl__futex_wake(&w->parked, 1);
     }
     return true;
+}
+
+void
+bcl__waiter_wait_released(struct bcl__waiter *w, uint32_t count)
+{
+    struct bcl__spin spin;
+
+    bcl__spin_init(&spin);
+    /* acquire: pairs with bcl__waiter_release(). */
+    while (atomic_load_explicit(&w->released, memory_order_acquire) < count)
+        bcl__spin_once(&spin);
+}
+
+uint64_t
+bcl__deadline_after(uint64_t ns)
+{
+    uint64_t now;
+
+    if (ns == BCL_FOREVER)
+        return UINT64_MAX;
+    now = bcl__now_ns();
+    return ns >= UINT64_MAX - now ? UINT64_MAX : now + ns;
+}
+
+int
+bcl__wait_status(enum bcl__wait_state state)
+{
+    switch (state) {
+    case BCL__WAIT_TIMEDOUT:
+        return -ETIMEDOUT;
+    case BCL__WAIT_CANCELLED:
+        return -ECANCELED;
+    default:
+        return 0;
+    }
+}
+
+bool
+bcl__cancel_pending(void)
+{
+    struct bcl__worker *w = bcl__worker_current();
+
+    return w != NULL && w->current != NULL &&
+           bcl__task_cancel_requested(w->current);
+}
+
+/* --- bcl_cancel (the canceller's half, steps K1-K3) --------------------- */
+
+#define INLINE_BUSY ((uintptr_t)1)
+
+void
+bcl__task_host_inline(struct bcl_task *host, struct bcl_task *child)
+{
+    /* seq_cst: a Dekker pair with K1/K4 of a canceller of host, as for
+     * `waiting`: either it sees the child, or we see its flag. */
+    atomic_store_explicit(&host->inline_child, (uintptr_t)child,
+                          memory_order_seq_cst);
+    if (atomic_load_explicit(&host->cancelled, memory_order_seq_cst))
+        bcl_cancel(child);
+}
+
+void
+bcl__task_unhost_inline(struct bcl_task *host, struct bcl_task *child)
+{
+    struct bcl__spin spin;
+
+    bcl__spin_init(&spin);
+    for (;;) {
+        uintptr_t mine = (uintptr_t)child;
+
+        /* acquire: after a canceller's use (its release store) the
+         * child's record is ours to collect. */
+        if (atomic_compare_exchange_weak_explicit(&host->inline_child, &mine,
+                                                  0, memory_order_acquire,
+                                                  memory_order_relaxed))
+            return;
+        bcl__spin_once(&spin); /* a canceller is cancelling the child */
+    }
+}
+
+int
+bcl_cancel(bcl_task *t)
+{
+    uintptr_t p;
+
+    if (t == NULL)
+        return -EINVAL;
+    /* K1.  seq_cst: Dekker pair with C1/C2 (and a release: the task that
+     * sees the flag sees what the canceller wrote before). */
+    atomic_store_explicit(&t->cancelled, 1, memory_order_seq_cst);
+    /* K2.  seq_cst: see K1. */
+    p = atomic_load_explicit(&t->waiting, memory_order_seq_cst);
+    /* K3.  acquire: we now own the waiter's frame until we store 0. */
+    if (p != 0 && p != BCL__WAITING_BUSY &&
+        atomic_compare_exchange_strong_explicit(&t->waiting, &p,
+                                                BCL__WAITING_BUSY,
+                                                memory_order_acquire,
+                                                memory_order_relaxed)) {
+        bcl__waiter_resolve((struct bcl__waiter *)p, BCL__WAIT_CANCELLED);
+        /* release: our use of the frame is done (pairs with C4). */
+        atomic_store_explicit(&t->waiting, 0, memory_order_release);
+    }
+    /* K4: a child running inline on t's stack is part of t's wait (as
+     * asyncio cancels the future a task awaits).  seq_cst: see
+     * bcl__task_host_inline; the BUSY bit keeps the child's record alive
+     * (its host cannot collect it) until we are done. */
+    p = atomic_load_explicit(&t->inline_child, memory_order_seq_cst);
+    if (p != 0 && (p & INLINE_BUSY) == 0 &&
+        atomic_compare_exchange_strong_explicit(&t->inline_child, &p,
+                                                p | INLINE_BUSY,
+                                                memory_order_acquire,
+                                                memory_order_relaxed)) {
+        bcl_cancel((struct bcl_task *)p);
+        /* release: pairs with the acquire in bcl__task_unhost_inline. */
+        atomic_store_explicit(&t->inline_child, p, memory_order_release);
+    }
+    return 0;
 }

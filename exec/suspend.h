@@ -12,8 +12,9 @@
  *             --timeout--> TIMEDOUT      (the waiting side itself)
  *             --cancel--> CANCELLED      (bcl_cancel, via the task)
  *
- * (TIMEDOUT and CANCELLED are resolved by the timers and cancellation
- * issue's code; today only WOKEN is used.)
+ * TIMEDOUT comes from a timer on the waiting task's worker (or, for a
+ * thread, from its own futex timeout), CANCELLED from bcl_cancel, which
+ * finds the waiter through the task's `waiting` word (suspend.c).
  *
  * Exactly one of these transitions succeeds; its author then resumes the
  * waiter (bcl__waiter_resolve does both).  A waker that loses the CAS has
@@ -29,7 +30,12 @@
  * Lifetime: the waiter lives in the waiting side's frame; a waker may
  * touch it only between finding it and resolving it, under whatever
  * protects the place it was published (a lock, or the exchange on a join
- * word).  After bcl__waiter_resolve() the waker must not touch it again.
+ * word).  After a successful bcl__waiter_resolve() the waker must not
+ * touch it again.  A waker that took the waiter from its publication
+ * place and then lost the CAS (a timeout or cancel won) calls
+ * bcl__waiter_release() as its last touch; the waiting side, seeing its
+ * waiter gone from the publication place, waits for that with
+ * bcl__waiter_wait_released() before leaving the frame.
  *
  * Context: bcl__waiter_init / bcl__wait: the waiting task or thread.
  * bcl__waiter_resolve: any thread, any task, timer callbacks.
@@ -55,16 +61,49 @@ struct bcl__waiter {
     _Atomic uint32_t parked; /* thread waiters: futex word, 1 once resolved */
     struct bcl_task *task;   /* NULL for a plain thread; immutable */
     void *data;              /* for the wait site (e.g. an item slot) */
+    _Atomic uint32_t released; /* wakers done with it, see "Lifetime" */
 };
 
-/* Prepare a waiter for the caller (task or thread). */
-void bcl__waiter_init(struct bcl__waiter *w);
+/* Prepare a waiter for the caller.  Returns 0, or -EPERM on a worker
+ * thread outside any task (a timer callback), which must not block. */
+int bcl__waiter_init(struct bcl__waiter *w);
 
-/* Suspend until the waiter is resolved; returns its final state. */
+/* Suspend until the waiter is resolved; returns its final state.  A task
+ * whose cancellation is (or becomes) requested gets CANCELLED unless a
+ * wake won first. */
 enum bcl__wait_state bcl__wait(struct bcl__waiter *w);
 
+/* The same with an absolute deadline (bcl__deadline_after); UINT64_MAX
+ * waits forever.  TIMEDOUT only once the deadline has passed. */
+enum bcl__wait_state bcl__wait_until(struct bcl__waiter *w,
+                                     uint64_t deadline);
+
 /* Try WAITING -> `to` and, on success, resume the waiter.  Returns false
- * if another party resolved it first (the caller must not touch it). */
+ * if another party resolved it first (the caller must not touch it,
+ * except for bcl__waiter_release, see "Lifetime"). */
 bool bcl__waiter_resolve(struct bcl__waiter *w, enum bcl__wait_state to);
+
+/* A waker's last touch of a waiter whose resolve it lost. */
+static inline void
+bcl__waiter_release(struct bcl__waiter *w)
+{
+    /* release: our reads of the waiter are done; pairs with the acquire
+     * in bcl__waiter_wait_released().  A count: a waiter published in
+     * several places (bcl_wait_any) may be released by several wakers. */
+    atomic_fetch_add_explicit(&w->released, 1, memory_order_release);
+}
+
+/* The waiting side: wait until `count` wakers released it (short). */
+void bcl__waiter_wait_released(struct bcl__waiter *w, uint32_t count);
+
+/* now + ns, saturating at UINT64_MAX (= forever; BCL_FOREVER maps here). */
+uint64_t bcl__deadline_after(uint64_t ns);
+
+/* 0, -ETIMEDOUT or -ECANCELED for WOKEN, TIMEDOUT, CANCELLED. */
+int bcl__wait_status(enum bcl__wait_state state);
+
+/* Has the calling task been cancelled?  (False for plain threads.)  Every
+ * suspending call checks it first: cancellation is sticky. */
+bool bcl__cancel_pending(void);
 
 #endif /* BCL_EXEC_SUSPEND_H */

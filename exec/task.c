@@ -95,9 +95,10 @@ bcl__task_free(struct bcl__worker *w, struct bcl_task *t)
 bool
 bcl__task_cancel_requested(const struct bcl_task *t)
 {
-    /* acquire: pairs with the release store in bcl_cancel() (and in
-     * loop_drain()), so the task sees what the canceller wrote before. */
-    return atomic_load_explicit(&t->cancelled, memory_order_acquire) != 0 ||
+    /* seq_cst: the C2 load of the cancellation handshake (suspend.c),
+     * and an acquire: the task sees what the canceller wrote before.
+     * `cancelling` (acquire) pairs with the release in loop_drain(). */
+    return atomic_load_explicit(&t->cancelled, memory_order_seq_cst) != 0 ||
            atomic_load_explicit(&t->loop->cancelling,
                                 memory_order_acquire) != 0;
 }
@@ -108,10 +109,26 @@ bcl__task_schedule(struct bcl_task *t)
     struct bcl__worker *w = bcl__worker_current();
     struct bcl_loop *loop = t->loop;
 
-    /* W1 of the wake-up protocol (park.h): publish, then wake_one. */
-    if (w == NULL || w->loop != loop || bcl__deque_push(&w->dq, t) != 0)
-        bcl__inject_push(&loop->inject, t);
+    if (w != NULL && w->loop == loop) {
+        /* W1 of the wake-up protocol (park.h): publish, then wake_one. */
+        if (bcl__deque_push(&w->dq, t) != 0)
+            bcl__inject_push(&loop->inject, t);
+        bcl__park_wake_one(loop);
+        return 0;
+    }
+    /* From outside the loop's workers (a plain thread putting on a queue,
+     * another loop): once t is published it may run, end the run, and the
+     * loop may be freed while we still wake a worker.  bcl_loop_free
+     * waits for `outside_scheduling` to drop to 0.  relaxed increment:
+     * ordered before the publication by the push's own release. */
+    atomic_fetch_add_explicit(&loop->outside_scheduling, 1,
+                              memory_order_relaxed);
+    bcl__inject_push(&loop->inject, t);
     bcl__park_wake_one(loop);
+    /* release: our last touch of the loop; pairs with loop_free's
+     * acquire. */
+    atomic_fetch_sub_explicit(&loop->outside_scheduling, 1,
+                              memory_order_release);
     return 0;
 }
 
@@ -161,7 +178,10 @@ bcl__task_finish(struct bcl__worker *w, struct bcl_task *t)
         bcl__task_free(w, t);
         return;
     }
-    bcl__waiter_resolve((struct bcl__waiter *)old, BCL__WAIT_WOKEN);
+    /* A joiner that timed out or was cancelled but could not take its
+     * waiter back (we exchanged first) waits for our release. */
+    if (!bcl__waiter_resolve((struct bcl__waiter *)old, BCL__WAIT_WOKEN))
+        bcl__waiter_release((struct bcl__waiter *)old);
 }
 
 /* Make a record for fn(arg) in loop, counted against w if it serves the
@@ -240,17 +260,6 @@ bcl_detach(bcl_task *t)
     if (expected != BCL__JOIN_DONE)
         return -EINVAL; /* already detached or being joined */
     bcl__task_free(bcl__worker_current(), t);
-    return 0;
-}
-
-int
-bcl_cancel(bcl_task *t)
-{
-    if (t == NULL)
-        return -EINVAL;
-    /* release: the task (or the worker about to start it) that sees the
-     * flag sees what the canceller wrote before. */
-    atomic_store_explicit(&t->cancelled, 1, memory_order_release);
     return 0;
 }
 

@@ -50,6 +50,8 @@ enum bcl__run_state {
     BCL__TASK_NOTIFIED,
 };
 
+#define BCL__WAITING_BUSY ((uintptr_t)1)
+
 #define BCL__JOIN_DETACHED ((uintptr_t)1)
 #define BCL__JOIN_DONE ((uintptr_t)2)
 
@@ -63,6 +65,13 @@ struct bcl_task {
     int status;                /* 0, -ECANCELED or -ENOMEM; read after DONE */
     _Atomic uint32_t run_state; /* enum bcl__run_state, see above */
     _Atomic uint32_t cancelled; /* sticky flag; any thread sets, task reads */
+    /* The waiter the task is suspended on, for bcl_cancel: 0, a waiter
+     * pointer, or BCL__WAITING_BUSY while a canceller uses it (suspend.c). */
+    _Atomic uintptr_t waiting;
+    /* The child bcl_join is running inline on this task's stack, so that
+     * cancelling this task cancels it too (it is part of this task's
+     * wait); its low bit is set while a canceller uses it (suspend.c). */
+    _Atomic uintptr_t inline_child;
     _Atomic uintptr_t join;    /* 0, waiter pointer, DETACHED or DONE */
     struct cds_wfcq_node inject_node; /* while in the injection queue */
     struct bcl_task *next_free;       /* on a free list (see records) */
@@ -106,6 +115,12 @@ void bcl__task_resume(struct bcl_task *t);
  * join word.  w is the calling worker of the task's loop (never NULL:
  * tasks end on their loop's workers). */
 void bcl__task_finish(struct bcl__worker *w, struct bcl_task *t);
+
+/* Publish `child` as running inline on `host`'s stack (and cancel it at
+ * once if host is already cancelled), and take it back when it returned
+ * (waiting out a canceller that is using it).  suspend.c. */
+void bcl__task_host_inline(struct bcl_task *host, struct bcl_task *child);
+void bcl__task_unhost_inline(struct bcl_task *host, struct bcl_task *child);
 
 /* True if t or its loop asked for cancellation (checked at suspension
  * points and before a task starts). */

@@ -48,6 +48,8 @@ task_main(void *arg)
     struct bcl_task *t = arg;
 
     t->result = t->fn(t->arg);
+    if (bcl__task_cancel_requested(t))
+        t->status = -ECANCELED;
     bcl__worker_switch_out(BCL__SWITCH_EXIT);
 }
 
@@ -74,7 +76,11 @@ bcl__worker_run_inline(struct bcl__worker *w, struct bcl_task *t)
                           memory_order_relaxed);
     w->current = t;
     bcl__stat_inc(&w->stats.tasks_run);
+    bcl__task_host_inline(parent, t);
     t->result = t->fn(t->arg);
+    if (bcl__task_cancel_requested(t))
+        t->status = -ECANCELED;
+    bcl__task_unhost_inline(parent, t);
     /* t may have suspended and moved us to another thread. */
     w = bcl__worker_current();
     w->current = parent;
@@ -224,6 +230,20 @@ worker_find(struct bcl__worker *w)
     return worker_steal(w);
 }
 
+/* Run the timers that are due (the clock is read only if any exist). */
+static void
+worker_expire_timers(struct bcl__worker *w)
+{
+    uint64_t due = bcl__timer_earliest(&w->timers);
+
+    if (due != UINT64_MAX) {
+        uint64_t now = bcl__now_ns();
+
+        if (now >= due)
+            bcl__timer_expire(&w->timers, now);
+    }
+}
+
 static void
 worker_pin(struct bcl__worker *w)
 {
@@ -259,8 +279,10 @@ worker_main(void *arg)
     while (atomic_load_explicit(&loop->shutdown, memory_order_acquire) == 0) {
         struct bcl_task *t = NULL;
 
-        if (bcl__loop_running(loop))
+        if (bcl__loop_running(loop)) {
+            worker_expire_timers(w);
             t = worker_find(w);
+        }
         if (t == NULL) {
             /* Idle: give back surplus stacks first, a batch at a time,
              * then look for work again before sleeping. */

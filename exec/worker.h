@@ -35,6 +35,7 @@
 #include "fiber.h"
 #include "rand.h"
 #include "stack.h"
+#include "timer.h"
 
 struct bcl_task;
 
@@ -72,8 +73,11 @@ struct bcl__worker {
     struct bcl__task_chunk *chunks; /* owner: every chunk it allocated */
     uint64_t nchunks;              /* owner */
     void *altstack;                /* owner: SIGSEGV handler stack */
-    /* Futex word: 0 while parked, 1 once woken.  Waker stores (release)
-     * then wakes; the owner loads (acquire). */
+    struct bcl__timer_heap timers; /* expired by the owner (timer.h) */
+    /* Futex word: 0 while parked, 1 once woken (a waker stores it,
+     * release, then wakes), 2 when kicked to look at its timers again
+     * (a foreign bcl__park_kick; the owner resets it to 0).  The owner
+     * loads it with acquire. */
     BCL__ALIGNED_CACHELINE _Atomic uint32_t wake;
     struct bcl__worker_stats stats;
 };

@@ -21,8 +21,9 @@
  * order: either the getter's tail load comes after the putter's CAS (the
  * re-check sees the claimed item and waits out its write) or the putter's
  * count load comes after the getter's increment (the putter wakes it).
- * The wake happens under the list lock, which the getter held from before
- * its increment until after its re-check, so the wake cannot slip between.
+ * The waker pops the entry under the list lock, which the getter held
+ * from before its increment until after its re-check, so the wake cannot
+ * slip between; it resolves the entry after dropping the lock.
  *
  * A woken waiter is not handed the item: it retries (so a batch getter can
  * take several, and nothing is lost if it is cancelled later).  A caller
@@ -132,26 +133,32 @@ queue_move_rest(bcl_queue *q, bool put, void **items, size_t n,
 }
 
 /*
- * The one wait loop behind put, get and their batch forms: try; if the
- * ring would block, link on our side's list, re-check under its lock,
- * suspend; retry when woken.  Returns 0 with *moved >= 1, or an error
- * with *moved == 0.
+ * The one wait loop behind put, get and their batch and timed forms: try;
+ * if the ring would block, link on our side's list, re-check under its
+ * lock, suspend until woken, the deadline or a cancel; retry when woken.
+ * Returns 0 with *moved >= 1, or an error with *moved == 0 (nothing
+ * moved).  A waiter that times out or is cancelled leaves the list; if a
+ * waker had already picked it, that waker's wake goes to the next waiter
+ * (waitlist.c), so no wake-up is lost.
  */
 static int
-queue_move(bcl_queue *q, bool put, void **items, size_t n, size_t *moved)
+queue_move(bcl_queue *q, bool put, void **items, size_t n, size_t *moved,
+           uint64_t deadline)
 {
     struct bcl__waitlist *mine = put ? &q->putters : &q->getters;
     struct bcl__waitlist *other = put ? &q->getters : &q->putters;
     struct bcl__wait_entry entry;
+    enum bcl__wait_state state;
     bool front = false;
     int rc;
 
     for (;;) {
         rc = put ? queue_put_some(q, items, n, moved)
                  : queue_get_some(q, items, n, moved);
-        if (rc != -EAGAIN)
-            break;
-        bcl__waiter_init(&entry.waiter);
+        if (rc != -EAGAIN || deadline == 0)
+            break; /* moved, closed, out of memory, or a try */
+        if ((rc = bcl__waiter_init(&entry.waiter)) != 0)
+            break; /* from a timer callback */
         bcl__waitlist_lock(mine);
         bcl__waitlist_link(mine, &entry, front);
         rc = put ? queue_put_some(q, items, n, moved)
@@ -161,7 +168,11 @@ queue_move(bcl_queue *q, bool put, void **items, size_t n, size_t *moved)
             bcl__waitlist_unlock(mine);
             break;
         }
-        bcl__waitlist_wait_locked(mine, &entry);
+        state = bcl__waitlist_wait_until_locked(mine, &entry, deadline);
+        if (state != BCL__WAIT_WOKEN) {
+            *moved = 0;
+            return bcl__wait_status(state);
+        }
         /* Woken for an item (a slot) or by close: retry, first in line. */
         front = true;
     }
@@ -171,6 +182,13 @@ queue_move(bcl_queue *q, bool put, void **items, size_t n, size_t *moved)
         queue_wake(other, *moved);
     }
     return rc;
+}
+
+/* A relative timeout as queue_move's deadline: 0 stays 0 (a try). */
+static uint64_t
+queue_deadline(uint64_t ns)
+{
+    return ns == 0 ? 0 : bcl__deadline_after(ns);
 }
 
 /* --- public API -------------------------------------------------------- */
@@ -190,8 +208,7 @@ bcl_queue_new(bcl_queue **out, size_t capacity)
         return -ENOMEM;
     q->capacity = capacity;
     if (capacity == 0) {
-        bcl__segq_init(&q->items.segq);
-        rc = 0;
+        rc = bcl__segq_init(&q->items.segq);
     } else {
         rc = bcl__ring_init(&q->items.ring, capacity);
     }
@@ -246,6 +263,12 @@ bcl_queue_free(bcl_queue *q)
 int
 bcl_queue_put(bcl_queue *q, void *item)
 {
+    return bcl_queue_put_timeout(q, item, BCL_FOREVER);
+}
+
+int
+bcl_queue_put_timeout(bcl_queue *q, void *item, uint64_t ns)
+{
     size_t moved;
 
     if (q == NULL)
@@ -257,11 +280,17 @@ bcl_queue_put(bcl_queue *q, void *item)
         queue_wake(&q->getters, 1);
         return 0;
     }
-    return queue_move(q, true, &item, 1, &moved);
+    return queue_move(q, true, &item, 1, &moved, queue_deadline(ns));
 }
 
 int
 bcl_queue_get(bcl_queue *q, void **item)
+{
+    return bcl_queue_get_timeout(q, item, BCL_FOREVER);
+}
+
+int
+bcl_queue_get_timeout(bcl_queue *q, void **item, uint64_t ns)
 {
     size_t moved;
 
@@ -273,7 +302,7 @@ bcl_queue_get(bcl_queue *q, void **item)
         queue_wake(&q->putters, 1);
         return 0;
     }
-    return queue_move(q, false, item, 1, &moved);
+    return queue_move(q, false, item, 1, &moved, queue_deadline(ns));
 }
 
 int
@@ -307,22 +336,37 @@ bcl_queue_try_get(bcl_queue *q, void **item)
 int
 bcl_queue_put_many(bcl_queue *q, void *const *items, size_t n, size_t *moved)
 {
-    if (moved != NULL)
-        *moved = 0;
-    if (q == NULL || items == NULL || n == 0 || moved == NULL)
-        return -EINVAL;
-    /* The items are only read: the cast serves the shared wait loop. */
-    return queue_move(q, true, (void **)(uintptr_t)items, n, moved);
+    return bcl_queue_put_many_timeout(q, items, n, moved, BCL_FOREVER);
 }
 
 int
 bcl_queue_get_many(bcl_queue *q, void **items, size_t n, size_t *moved)
 {
+    return bcl_queue_get_many_timeout(q, items, n, moved, BCL_FOREVER);
+}
+
+int
+bcl_queue_put_many_timeout(bcl_queue *q, void *const *items, size_t n,
+                           size_t *moved, uint64_t ns)
+{
     if (moved != NULL)
         *moved = 0;
     if (q == NULL || items == NULL || n == 0 || moved == NULL)
         return -EINVAL;
-    return queue_move(q, false, items, n, moved);
+    /* The items are only read: the cast serves the shared wait loop. */
+    return queue_move(q, true, (void **)(uintptr_t)items, n, moved,
+                      queue_deadline(ns));
+}
+
+int
+bcl_queue_get_many_timeout(bcl_queue *q, void **items, size_t n,
+                           size_t *moved, uint64_t ns)
+{
+    if (moved != NULL)
+        *moved = 0;
+    if (q == NULL || items == NULL || n == 0 || moved == NULL)
+        return -EINVAL;
+    return queue_move(q, false, items, n, moved, queue_deadline(ns));
 }
 
 int
@@ -336,20 +380,29 @@ bcl_queue_close(bcl_queue *q)
         bcl__ring_close(&q->items.ring);
     /* Every waiter re-checks and sees the mark: getters drain what is
      * left, then get -EPIPE like putters.  A waiter linking concurrently
-     * re-checks after the mark (it was set before we took the lock). */
-    bcl__waitlist_wake(&q->getters, SIZE_MAX);
-    bcl__waitlist_wake(&q->putters, SIZE_MAX);
+     * re-checks after the mark (it was set before we took the lock).
+     * Both lists are emptied before anyone is resumed: after the first
+     * resolve we do not touch the queue, which a woken caller may free. */
+    struct bcl__wait_entry *getters = bcl__waitlist_take_all(&q->getters);
+    struct bcl__wait_entry *putters = bcl__waitlist_take_all(&q->putters);
+
+    bcl__waitlist_resolve_chain(getters);
+    bcl__waitlist_resolve_chain(putters);
     return 0;
 }
 
-/* Count `n` more items as done; wake joiners if that finished them all. */
+/* Count `n` more items as done; wake the joiners if that made every item
+ * put so far done. */
 static void
 queue_count_done(bcl_queue *q, uint64_t n)
 {
-    /* seq_cst: the task_done side of the joiners' handshake (the count
-     * before the load of the joiners' count, as for the rings). */
-    atomic_fetch_add_explicit(&q->done, n, memory_order_seq_cst);
-    queue_wake(&q->joiners, SIZE_MAX);
+    /* seq_cst: the task_done side of the joiners' handshake (the count,
+     * then the total and the joiners' count, as for the rings). */
+    uint64_t done = atomic_fetch_add_explicit(&q->done, n,
+                                              memory_order_seq_cst) + n;
+
+    if (done == queue_total_put(q))
+        queue_wake(&q->joiners, SIZE_MAX);
 }
 
 int
@@ -383,22 +436,29 @@ bcl_queue_is_closed(const bcl_queue *q)
 int
 bcl_queue_task_done(bcl_queue *q)
 {
-    uint64_t done;
+    uint64_t done, total;
 
     if (q == NULL)
         return -EINVAL;
-    /* relaxed: a first guess for the CAS below. */
-    done = atomic_load_explicit(&q->done, memory_order_relaxed);
+    /* acquire (here and on CAS failure): the put behind the `done` we
+     * read happened before our read of the total, so the total cannot
+     * look smaller than `done` (a spurious -EINVAL on weak memory). */
+    done = atomic_load_explicit(&q->done, memory_order_acquire);
     do {
         /* done <= items put always holds; reading the total after `done`
          * can only find it larger, so equality means nothing pending. */
-        if (done >= queue_total_put(q))
+        total = queue_total_put(q);
+        if (done >= total)
             return -EINVAL;
         /* seq_cst: the task_done side of the joiners' handshake. */
     } while (!atomic_compare_exchange_weak_explicit(
         &q->done, &done, done + 1, memory_order_seq_cst,
-        memory_order_relaxed));
-    queue_wake(&q->joiners, SIZE_MAX);
+        memory_order_acquire));
+    /* Only the call that completes the count wakes the joiners; it reads
+     * the total again after its CAS (seq_cst), as the joiners' re-check
+     * reads `done` after linking. */
+    if (done + 1 == queue_total_put(q))
+        queue_wake(&q->joiners, SIZE_MAX);
     return 0;
 }
 
@@ -416,11 +476,14 @@ int
 bcl_queue_join(bcl_queue *q)
 {
     struct bcl__wait_entry entry;
+    enum bcl__wait_state state;
+    int rc;
 
     if (q == NULL)
         return -EINVAL;
     while (!queue_all_done(q)) {
-        bcl__waiter_init(&entry.waiter);
+        if ((rc = bcl__waiter_init(&entry.waiter)) != 0)
+            return rc;
         bcl__waitlist_lock(&q->joiners);
         bcl__waitlist_link(&q->joiners, &entry, false);
         if (queue_all_done(q)) {
@@ -428,7 +491,9 @@ bcl_queue_join(bcl_queue *q)
             bcl__waitlist_unlock(&q->joiners);
             break;
         }
-        bcl__waitlist_wait_locked(&q->joiners, &entry);
+        state = bcl__waitlist_wait_locked(&q->joiners, &entry);
+        if (state != BCL__WAIT_WOKEN)
+            return bcl__wait_status(state);
     }
     return 0;
 }

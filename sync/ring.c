@@ -103,18 +103,23 @@ enum bcl__ring_status
 bcl__ring_get_many(struct bcl__ring *r, void **items, size_t n,
                    size_t *moved)
 {
-    /* relaxed: a guess, validated by the CAS. */
-    uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    /* acquire (here and on CAS failure): the head we read was written
+     * after its claimer read a tail at least that far, so our later tail
+     * load cannot be older (on weak memory a relaxed load could be). */
+    uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
     uint64_t start, k;
 
     *moved = 0;
     for (;;) {
-        /* seq_cst: the empty check is half of the getters' handshake.
-         * Read after head, so tail >= head even if head is stale. */
+        /* seq_cst: the empty check is half of the getters' handshake. */
         uint64_t tail = atomic_load_explicit(&r->tail, memory_order_seq_cst);
         uint64_t avail;
 
         start = bcl__ring_count(r, head);
+        if (bcl__ring_count(r, tail) < start) { /* belt and braces */
+            head = atomic_load_explicit(&r->head, memory_order_acquire);
+            continue;
+        }
         avail = bcl__ring_count(r, tail) - start;
         if (avail == 0)
             return (tail & r->mark) ? BCL__RING_CLOSED : BCL__RING_EMPTY;
@@ -123,7 +128,7 @@ bcl__ring_get_many(struct bcl__ring *r, void **items, size_t n,
          * the putters' count (handshake). */
         if (atomic_compare_exchange_weak_explicit(
                 &r->head, &head, bcl__ring_pos(r, start + k),
-                memory_order_seq_cst, memory_order_relaxed))
+                memory_order_seq_cst, memory_order_acquire))
             break;
     }
     for (uint64_t i = 0, pos = head; i < k; i++) {

@@ -17,12 +17,16 @@
  *     == pos + 1 once the item is written (consumer's turn), == pos +
  *     one_lap once it was read (the producer of the next lap's turn).
  *
- * Emptiness and fullness are exact: "empty" means head == tail, "full"
- * means tail is one lap ahead of head.  A slot that is claimed but not yet
- * written (a producer between its CAS and its stamp store) is waited out
- * with bcl__spin, never reported as empty: a try_get fails only when the
- * ring holds no item at all.  Producers never wait for each other: a
- * preempted producer delays only the one consumer that claimed its slot.
+ * Emptiness is exact: "empty" means head == tail as read by one seq_cst
+ * load of tail after the slot's stamp.  A slot that is claimed but not
+ * yet written (a producer between its CAS and its stamp store) is waited
+ * out with bcl__spin, never reported as empty: a try_get fails only when
+ * the ring holds no item at all.  "Full" means tail is one lap ahead of
+ * head; on weak memory a put may read an older head and report FULL while
+ * a consumer is freeing a slot, which loses nothing (that consumer's
+ * claim CAS is followed by its load of the putters' count, see queue.c).
+ * Producers never wait for each other: a preempted producer delays only
+ * the one consumer that claimed its slot.
  *
  * Orderings: the index CASes (the claims) and the index loads that decide
  * "empty" or "full" are seq_cst: they are one half of the waiter handshake
@@ -42,7 +46,6 @@
 #include <stdint.h>
 
 #include "exec/base.h"
-#include "sync/spin.h"
 
 enum bcl__ring_status {
     BCL__RING_OK = 0,
@@ -112,7 +115,8 @@ bcl__ring_try_put(struct bcl__ring *r, void *item)
             return BCL__RING_CLOSED;
         slot = &r->slots[tail & (r->mark - 1)];
         /* acquire: the consumer that freed the slot is done reading it;
-         * pairs with the release store in bcl__ring_try_get(). */
+         * pairs with the release stamp store in bcl__ring_try_get() and
+         * bcl__ring_get_many(). */
         stamp = atomic_load_explicit(&slot->stamp, memory_order_acquire);
         if (stamp == tail) {
             /* seq_cst: claims the slot; the waiter handshake orders this
@@ -153,8 +157,8 @@ bcl__ring_try_get(struct bcl__ring *r, void **item)
     bcl__spin_init(&spin);
     for (;;) {
         struct bcl__ring_slot *slot = &r->slots[head & (r->mark - 1)];
-        /* acquire: pairs with the publishing release store in
-         * bcl__ring_try_put(), so the item is visible below. */
+        /* acquire: pairs with the publishing release stamp store in
+         * bcl__ring_try_put() and bcl__ring_put_many(). */
         uint64_t stamp = atomic_load_explicit(&slot->stamp,
                                               memory_order_acquire);
 

@@ -7,9 +7,10 @@
  */
 #include "sync/segq.h"
 
+#include <errno.h>
 #include <stdlib.h>
 
-#include "sync/spin.h"
+#include "exec/base.h"
 
 enum {
     SLOT_WRITE = 1,   /* the item is written */
@@ -36,14 +37,21 @@ segq_count(uint64_t pos)
            index % BCL__SEGQ_LAP;
 }
 
-void
+int
 bcl__segq_init(struct bcl__segq *q)
 {
+    /* The first segment exists from the start, so no reader ever meets
+     * a chain without one (a get on a fresh queue is simply empty). */
+    struct bcl__segq_seg *first = calloc(1, sizeof *first);
+
+    if (first == NULL)
+        return -ENOMEM;
     /* relaxed: the queue is published by whatever hands out its pointer. */
     atomic_store_explicit(&q->head, 0, memory_order_relaxed);
     atomic_store_explicit(&q->tail, 0, memory_order_relaxed);
-    atomic_store_explicit(&q->head_seg, NULL, memory_order_relaxed);
-    atomic_store_explicit(&q->tail_seg, NULL, memory_order_relaxed);
+    atomic_store_explicit(&q->head_seg, first, memory_order_relaxed);
+    atomic_store_explicit(&q->tail_seg, first, memory_order_relaxed);
+    return 0;
 }
 
 void
@@ -119,27 +127,6 @@ bcl__segq_put_many(struct bcl__segq *q, void *const *items, size_t n,
             if (next == NULL)
                 return BCL__RING_FULL;
         }
-        if (seg == NULL) {
-            struct bcl__segq_seg *first = calloc(1, sizeof *first);
-            struct bcl__segq_seg *expected = NULL;
-
-            if (first == NULL) {
-                free(next);
-                return BCL__RING_FULL;
-            }
-            /* release: the zeroed segment is visible to whoever loads
-             * tail_seg or head_seg (acquire). */
-            if (atomic_compare_exchange_strong_explicit(
-                    &q->tail_seg, &expected, first, memory_order_release,
-                    memory_order_relaxed))
-                atomic_store_explicit(&q->head_seg, first,
-                                      memory_order_release);
-            else
-                free(first);
-            tail = atomic_load_explicit(&q->tail, memory_order_acquire);
-            seg = atomic_load_explicit(&q->tail_seg, memory_order_acquire);
-            continue;
-        }
         /* seq_cst: claims k slots, and orders the claim before the
          * caller's load of the getters' count (handshake, ring.h). */
         if (atomic_compare_exchange_weak_explicit(
@@ -190,9 +177,8 @@ bcl__segq_get_many(struct bcl__segq *q, void **items, size_t n,
         uint64_t new_head, avail = BCL__SEGQ_SLOTS;
 
         offset = segq_offset(head);
-        if (offset == BCL__SEGQ_SLOTS || seg == NULL) {
-            /* A consumer is moving to the next segment, or the first
-             * producer is installing the first one. */
+        if (offset == BCL__SEGQ_SLOTS) {
+            /* A consumer is moving to the next segment. */
             bcl__spin_once(&spin);
             head = atomic_load_explicit(&q->head, memory_order_acquire);
             seg = atomic_load_explicit(&q->head_seg, memory_order_acquire);

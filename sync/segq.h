@@ -61,7 +61,8 @@ struct bcl__segq {
     _Atomic(struct bcl__segq_seg *) tail_seg;
 };
 
-void bcl__segq_init(struct bcl__segq *q);
+/* 0 or -ENOMEM (the first segment). */
+int bcl__segq_init(struct bcl__segq *q);
 /* Frees every segment; no other thread may use q. */
 void bcl__segq_destroy(struct bcl__segq *q);
 

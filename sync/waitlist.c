@@ -5,9 +5,9 @@
 
 #include <errno.h>
 
-#include "sync/spin.h"
+#include <stdint.h>
 
-#define WAKE_BATCH 16 /* entries popped per lock round by bcl__waitlist_wake */
+#include "exec/base.h"
 
 int
 bcl__waitlist_init(struct bcl__waitlist *wl)
@@ -31,9 +31,6 @@ bcl__waitlist_link(struct bcl__waitlist *wl, struct bcl__wait_entry *e,
                    bool front)
 {
     e->linked = true;
-    /* relaxed: read by the waiter itself only after the lock orders it
-     * behind this store (bcl__waitlist_wait_locked). */
-    atomic_store_explicit(&e->released, 0, memory_order_relaxed);
     if (front) {
         e->prev = NULL;
         e->next = wl->first;
@@ -93,8 +90,56 @@ bcl__waitlist_wake_locked(struct bcl__waitlist *wl, size_t n, void *data)
         if (bcl__waiter_resolve(&e->waiter, BCL__WAIT_WOKEN))
             woken++;
         else
-            /* release: as in bcl__waitlist_wake (the lock orders it too). */
-            atomic_store_explicit(&e->released, 1, memory_order_release);
+            bcl__waiter_release(&e->waiter); /* see bcl__waitlist_wake */
+    }
+    return woken;
+}
+
+/* Under the lock: unlink up to n entries from the front into a chain
+ * (through their `next`), in FIFO order. */
+static struct bcl__wait_entry *
+waitlist_take(struct bcl__waitlist *wl, size_t n)
+{
+    struct bcl__wait_entry *chain = NULL, **tail = &chain;
+
+    while (n-- > 0 && wl->first != NULL) {
+        struct bcl__wait_entry *e = wl->first;
+
+        bcl__waitlist_unlink(wl, e);
+        e->next = NULL;
+        *tail = e;
+        tail = &e->next;
+    }
+    return chain;
+}
+
+struct bcl__wait_entry *
+bcl__waitlist_take_all(struct bcl__waitlist *wl)
+{
+    struct bcl__wait_entry *chain;
+
+    bcl__waitlist_lock(wl);
+    chain = waitlist_take(wl, SIZE_MAX);
+    bcl__waitlist_unlock(wl);
+    return chain;
+}
+
+size_t
+bcl__waitlist_resolve_chain(struct bcl__wait_entry *chain)
+{
+    size_t woken = 0;
+
+    while (chain != NULL) {
+        /* Read the link first: a resolved waiter may leave at once. */
+        struct bcl__wait_entry *next = chain->next;
+
+        if (bcl__waiter_resolve(&chain->waiter, BCL__WAIT_WOKEN))
+            woken++;
+        else
+            /* Resolved by a timeout or a cancel: its waiter waits for
+             * this before leaving (bcl__waitlist_wait_until_locked). */
+            bcl__waiter_release(&chain->waiter);
+        chain = next;
     }
     return woken;
 }
@@ -105,29 +150,19 @@ bcl__waitlist_wake(struct bcl__waitlist *wl, size_t n)
     size_t woken = 0;
 
     while (woken < n) {
-        struct bcl__wait_entry *batch[WAKE_BATCH];
-        size_t taken = 0;
+        struct bcl__wait_entry *chain;
 
         bcl__waitlist_lock(wl);
-        while (taken < WAKE_BATCH && woken + taken < n && wl->first != NULL) {
-            batch[taken] = wl->first;
-            bcl__waitlist_unlink(wl, batch[taken]);
-            taken++;
-        }
+        chain = waitlist_take(wl, n - woken);
         bcl__waitlist_unlock(wl);
-        if (taken == 0)
+        if (chain == NULL)
             break;
-        for (size_t i = 0; i < taken; i++) {
-            if (bcl__waiter_resolve(&batch[i]->waiter, BCL__WAIT_WOKEN)) {
-                woken++; /* its waiter may be gone already: hands off */
-                continue;
-            }
-            /* Resolved by a timeout or a cancel: its waiter waits for this
-             * store before leaving.  release: our reads of the entry are
-             * done; pairs with the acquire in bcl__waitlist_wait_locked. */
-            atomic_store_explicit(&batch[i]->released, 1,
-                                  memory_order_release);
-        }
+        /* From here on the list is not touched again unless a waiter we
+         * took had timed out or been cancelled and we owe its wake to the
+         * next one: a caller woken last may free the structure at once. */
+        woken += bcl__waitlist_resolve_chain(chain);
+        if (n == SIZE_MAX)
+            break; /* wake-all: later arrivals re-check for themselves */
     }
     return woken;
 }
@@ -135,10 +170,17 @@ bcl__waitlist_wake(struct bcl__waitlist *wl, size_t n)
 enum bcl__wait_state
 bcl__waitlist_wait_locked(struct bcl__waitlist *wl, struct bcl__wait_entry *e)
 {
+    return bcl__waitlist_wait_until_locked(wl, e, UINT64_MAX);
+}
+
+enum bcl__wait_state
+bcl__waitlist_wait_until_locked(struct bcl__waitlist *wl,
+                                struct bcl__wait_entry *e, uint64_t deadline)
+{
     enum bcl__wait_state state;
 
     bcl__waitlist_unlock(wl);
-    state = bcl__wait(&e->waiter);
+    state = bcl__wait_until(&e->waiter, deadline);
     if (state != BCL__WAIT_WOKEN) {
         /* Resolved by a timeout or a cancel: leave the list ourselves, or,
          * if a waker already popped us, let it finish with the entry. */
@@ -148,16 +190,8 @@ bcl__waitlist_wait_locked(struct bcl__waitlist *wl, struct bcl__wait_entry *e)
         popped = !e->linked;
         bcl__waitlist_unlink(wl, e);
         bcl__waitlist_unlock(wl);
-        if (popped) {
-            struct bcl__spin spin;
-
-            bcl__spin_init(&spin);
-            /* acquire: pairs with the waker's release in
-             * bcl__waitlist_wake; after it the entry is ours alone. */
-            while (atomic_load_explicit(&e->released,
-                                        memory_order_acquire) == 0)
-                bcl__spin_once(&spin);
-        }
+        if (popped)
+            bcl__waiter_wait_released(&e->waiter, 1);
     }
     return state;
 }

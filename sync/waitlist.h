@@ -17,7 +17,7 @@
  *     it, so the lock is never held across a task resume or a futex wake.
  *     An entry popped that way may still be read by its waker after the
  *     unlock; its waiter, if something else resolved it first, finds the
- *     entry unlinked and waits for the waker's `released` store before
+ *     entry unlinked and waits for the waker's bcl__waiter_release before
  *     leaving the frame (bcl__waitlist_wait_locked does this).  A waiter
  *     the waker resolved is never touched again by the waker.
  *
@@ -38,6 +38,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "exec/suspend.h"
 
@@ -45,7 +46,6 @@ struct bcl__wait_entry {
     struct bcl__waiter waiter;
     struct bcl__wait_entry *prev, *next; /* under the list's lock */
     bool linked;                          /* under the list's lock */
-    _Atomic uint32_t released; /* 1: a popping waker is done with us */
 };
 
 struct bcl__waitlist {
@@ -90,13 +90,24 @@ void bcl__waitlist_unlink(struct bcl__waitlist *wl, struct bcl__wait_entry *e);
 size_t bcl__waitlist_wake_locked(struct bcl__waitlist *wl, size_t n,
                                  void *data);
 
-/* Wake up to n, resolving outside the lock (see above). */
+/* Wake up to n (SIZE_MAX: all), resolving outside the lock (see above).
+ * Once the last waiter is resolved the list is not touched again, so a
+ * woken caller may free the structure that holds it at once. */
 size_t bcl__waitlist_wake(struct bcl__waitlist *wl, size_t n);
+
+/* The two halves, for waking several lists before resolving any (close):
+ * unlink every entry under the lock, then resolve a chain (no lock). */
+struct bcl__wait_entry *bcl__waitlist_take_all(struct bcl__waitlist *wl);
+size_t bcl__waitlist_resolve_chain(struct bcl__wait_entry *chain);
 
 /* Suspend on an entry the caller linked and whose condition it re-checked,
  * both under the lock: call with the lock held; returns with the lock
  * released, the waiter resolved and the entry unlinked. */
 enum bcl__wait_state bcl__waitlist_wait_locked(struct bcl__waitlist *wl,
                                                struct bcl__wait_entry *e);
+/* The same with an absolute deadline (UINT64_MAX: none): TIMEDOUT or
+ * CANCELLED leave the entry unlinked and its waiter unused. */
+enum bcl__wait_state bcl__waitlist_wait_until_locked(
+    struct bcl__waitlist *wl, struct bcl__wait_entry *e, uint64_t deadline);
 
 #endif /* BCL_SYNC_WAITLIST_H */

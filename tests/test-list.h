@@ -52,3 +52,28 @@ TEST(queue_stress_unbounded)
 TEST(queue_stress_cap1_many)
 TEST(queue_stress_cap64_many)
 TEST(queue_stress_unbounded_many)
+TEST(sync_bad_input)
+TEST(mutex_errors)                      /* -EPERM, -EBUSY, free while waited */
+TEST(mutex_contention_count)            /* 8 tasks on 2 workers + 4 threads */
+TEST(mutex_fifo_handoff)
+TEST(mutex_task_keeps_ownership)        /* lock, yield (migrate), unlock */
+TEST(sem_never_over_admits)             /* max holders <= permits */
+TEST(sem_fifo_handoff)
+TEST(event_set_wakes_all)               /* 3 threads + 4 tasks */
+TEST(event_clear_blocks_again)
+TEST(cond_signal_one_broadcast_all)
+TEST(cond_wait_requires_mutex)
+TEST(cond_producer_consumer)            /* 4x4, tasks+threads, exactly once */
+TEST(waitgroup_waits_for_last_done)
+TEST(waitgroup_add_errors)
+TEST(sync_free_busy_while_waited)
+TEST(time_sleep_never_early)
+TEST(time_timers_in_deadline_order)     /* 10^5 random deadlines, 1 worker */
+TEST(time_call_every_count)
+TEST(time_timer_cancel)                 /* and -EPERM in callbacks */
+TEST(time_cancel_blocked_calls)         /* sleep, get, put, join, get_many */
+TEST(time_timeouts_change_nothing)      /* tasks and threads */
+TEST(time_cancel_vs_put_race)           /* 10^5 rounds, exactly once */
+TEST(time_gather_wait_any)
+TEST(time_call_soon_threadsafe)         /* 4 threads x 10^4 calls */
+TEST(time_primitives_timeout_cancel)  /* each _timeout form; cancel each */

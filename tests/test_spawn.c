@@ -318,7 +318,9 @@ cancel_child_main(void *arg)
 int
 test_cancel_before_start(void)
 {
-    bcl_config cfg = { .workers = 2 };
+    /* One worker: the child cannot start before its parent cancels it
+     * (with two, an idle worker may steal and start it first). */
+    bcl_config cfg = { .workers = 1 };
     bcl_loop *loop;
     bcl_task *queued;
     void *r = (void *)0x1234;

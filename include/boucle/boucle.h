@@ -14,5 +14,7 @@
 #include <boucle/common.h>
 #include <boucle/exec.h>
 #include <boucle/queue.h>
+#include <boucle/time.h>
+#include <boucle/sync.h>
 
 #endif /* BOUCLE_BOUCLE_H */

@@ -20,6 +20,18 @@
  *     that finds the item taken by a caller that never had to wait keeps
  *     its place at the front.
  * Items are `void *`; NULL is a valid item.
+ *
+ * Timeouts and cancellation: every suspending call has a `_timeout` form
+ * (a relative duration; 0 means "do not wait" and gives -EAGAIN like the
+ * try_ forms; BCL_FOREVER waits forever) returning -ETIMEDOUT, and returns
+ * -ECANCELED once the calling task is cancelled (bcl_cancel) -- at once if
+ * it is waiting, and then whenever it would have to wait again.  A call
+ * that can complete without waiting completes, as in asyncio, where
+ * cancellation strikes at the next suspension.  Either way nothing
+ * changed: a timed-out or cancelled get took no item, a put left none.
+ * A get that took an item returns 0 even if its timeout or a cancel came
+ * at the same moment; a waiter woken for an item and then cancelled
+ * passes the wake-up on to the next waiter.
  */
 #ifndef BOUCLE_QUEUE_H
 #define BOUCLE_QUEUE_H
@@ -32,7 +44,9 @@ extern "C" {
 
 typedef struct bcl_queue bcl_queue;
 
-/* The largest bounded capacity bcl_queue_new accepts (2^40). */
+/* The largest bounded capacity bcl_queue_new accepts (2^40; boucle
+ * needs a 64-bit target, its context switch exists for x86-64 and
+ * AArch64 only). */
 #define BCL_QUEUE_MAX_CAPACITY ((size_t)1 << 40)
 
 /*
@@ -58,7 +72,8 @@ BCL_EXPORT int bcl_queue_free(bcl_queue *q);
  * bcl_queue_put - append an item, suspending while the queue is full.
  * Context: task or thread.  Suspends: yes.
  * Returns: 0; -EINVAL (NULL queue); -EPIPE (closed, before or while
- * waiting); -ENOMEM (unbounded queue, no memory for a segment).
+ * waiting); -ENOMEM (unbounded queue, no memory for a segment);
+ * -ECANCELED; -EPERM (would wait, from a timer callback).
  */
 BCL_EXPORT int bcl_queue_put(bcl_queue *q, void *item);
 
@@ -66,7 +81,8 @@ BCL_EXPORT int bcl_queue_put(bcl_queue *q, void *item);
  * bcl_queue_get - take the oldest item, suspending while the queue is
  * empty.
  * Context: task or thread.  Suspends: yes.
- * Returns: 0; -EINVAL (NULL queue or item); -EPIPE (closed and empty).
+ * Returns: 0; -EINVAL (NULL queue or item); -EPIPE (closed and empty);
+ * -ECANCELED; -EPERM (would wait, from a timer callback).
  */
 BCL_EXPORT int bcl_queue_get(bcl_queue *q, void **item);
 
@@ -78,6 +94,16 @@ BCL_EXPORT int bcl_queue_get(bcl_queue *q, void **item);
  */
 BCL_EXPORT int bcl_queue_try_put(bcl_queue *q, void *item);
 BCL_EXPORT int bcl_queue_try_get(bcl_queue *q, void **item);
+
+/*
+ * bcl_queue_put_timeout / bcl_queue_get_timeout - put or get, waiting at
+ * most ns nanoseconds.
+ * Context: task or thread.  Suspends: yes (not for ns == 0).
+ * Returns: as put/get; -ETIMEDOUT (nothing moved); -EAGAIN for ns == 0;
+ * -ECANCELED; -EPERM from a timer callback (for any ns but 0).
+ */
+BCL_EXPORT int bcl_queue_put_timeout(bcl_queue *q, void *item, uint64_t ns);
+BCL_EXPORT int bcl_queue_get_timeout(bcl_queue *q, void **item, uint64_t ns);
 
 /*
  * bcl_queue_put_many / bcl_queue_get_many - move a batch: suspend until at
@@ -92,6 +118,14 @@ BCL_EXPORT int bcl_queue_put_many(bcl_queue *q, void *const *items, size_t n,
                                   size_t *moved);
 BCL_EXPORT int bcl_queue_get_many(bcl_queue *q, void **items, size_t n,
                                   size_t *moved);
+
+/* The batch forms with a timeout (as bcl_queue_put_timeout). */
+BCL_EXPORT int bcl_queue_put_many_timeout(bcl_queue *q, void *const *items,
+                                          size_t n, size_t *moved,
+                                          uint64_t ns);
+BCL_EXPORT int bcl_queue_get_many_timeout(bcl_queue *q, void **items,
+                                          size_t n, size_t *moved,
+                                          uint64_t ns);
 
 /*
  * bcl_queue_close - asyncio's shutdown(): later puts return -EPIPE, gets
@@ -126,7 +160,8 @@ BCL_EXPORT int bcl_queue_task_done(bcl_queue *q);
 /*
  * bcl_queue_join - suspend until every item put so far is task_done
  * (asyncio's join()); returns at once if that is already the case.
- * Context: task or thread.  Suspends: yes.  Returns: 0; -EINVAL (NULL).
+ * Context: task or thread.  Suspends: yes.
+ * Returns: 0; -EINVAL (NULL); -ECANCELED; -EPERM (from a timer callback).
  */
 BCL_EXPORT int bcl_queue_join(bcl_queue *q);
 

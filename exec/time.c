@@ -1,0 +1,342 @@
+/*
+ * exec/time.c - the public time API: bcl_now_ns, bcl_sleep, the public
+ * timers (call_later, call_every, timer_cancel), call_soon_threadsafe,
+ * gather and wait_any.  The heaps and the node life cycle are in timer.c;
+ * sleeping and timeouts are a waiter with a deadline (suspend.c).
+ *
+ * A public timer lives on one worker's heap for its whole life: the
+ * caller's worker when a task of the loop arms it, else the loop's
+ * workers in turn (and that worker is kicked if the new timer is its
+ * earliest).  Who frees it:
+ *   - one-shot without a handle: itself, after firing (BCL__TIMER_RELEASE);
+ *   - with a handle: bcl_timer_cancel, which first makes sure it will not
+ *     fire again (bcl__timer_disarm waits out a fire running elsewhere);
+ *     cancelled from inside its own callback, it is released when the
+ *     callback returns;
+ *   - periodic without a handle: the loop's teardown (bcl__time_orphan).
+ */
+#include <boucle/time.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "loop.h"
+#include "park.h"
+#include "suspend.h"
+#include "task.h"
+#include "timer.h"
+#include "worker.h"
+
+struct bcl_timer {
+    struct bcl__timer_node node;
+    void (*cb)(void *arg);
+    void *arg;
+    uint64_t period;      /* 0: one-shot */
+    bool self_owned;      /* no handle was given out */
+    /* Set by a cancel from inside the timer's own callback (the owner
+     * worker's thread only, so no atomic is needed). */
+    bool cancelled;
+};
+
+uint64_t
+bcl_now_ns(void)
+{
+    return bcl__now_ns();
+}
+
+int
+bcl_sleep(uint64_t ns)
+{
+    struct bcl__worker *w = bcl__worker_current();
+    struct bcl__waiter waiter;
+    int rc;
+
+    if ((rc = bcl__waiter_init(&waiter)) != 0)
+        return rc;
+    if (bcl__cancel_pending())
+        return -ECANCELED;
+    if (w == NULL) {
+        /* A plain thread: the kernel's sleep, absolute so EINTR cannot
+         * shorten it. */
+        uint64_t deadline = bcl__deadline_after(ns);
+        struct timespec until = { (time_t)(deadline / 1000000000u),
+                                  (long)(deadline % 1000000000u) };
+
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until,
+                               NULL) == EINTR)
+            continue;
+        return 0;
+    }
+    if (ns == 0) {
+        bcl_yield();
+        return 0;
+    }
+    /* Nobody wakes this waiter: only its deadline or a cancel. */
+    return bcl__wait_until(&waiter, bcl__deadline_after(ns)) ==
+                   BCL__WAIT_CANCELLED
+               ? -ECANCELED
+               : 0;
+}
+
+/* --- public timers ------------------------------------------------------ */
+
+static uint64_t
+timer_fire(struct bcl__timer_node *node)
+{
+    struct bcl_timer *t = bcl__container_of(node, struct bcl_timer, node);
+
+    t->cb(t->arg);
+    if (t->cancelled)
+        return BCL__TIMER_RELEASE;
+    if (t->period != 0)
+        return node->deadline + t->period; /* fixed rate: no drift */
+    return t->self_owned ? BCL__TIMER_RELEASE : 0;
+}
+
+static void
+timer_release(struct bcl__timer_node *node)
+{
+    free(bcl__container_of(node, struct bcl_timer, node));
+}
+
+void
+bcl__time_orphan(struct bcl__timer_node *node)
+{
+    struct bcl_timer *t = bcl__container_of(node, struct bcl_timer, node);
+
+    if (t->self_owned)
+        free(t);
+    else
+        node->heap = NULL; /* its bcl_timer_cancel just frees it */
+}
+
+/* The worker whose heap takes a new timer of `loop`. */
+static struct bcl__worker *
+timer_home(struct bcl_loop *loop, bool *foreign)
+{
+    struct bcl__worker *w = bcl__worker_current();
+    uint32_t turn;
+
+    *foreign = w == NULL || w->loop != loop;
+    if (!*foreign)
+        return w;
+    /* relaxed: only spreads timers over the workers. */
+    turn = atomic_fetch_add_explicit(&loop->timer_turn, 1,
+                                     memory_order_relaxed);
+    return &loop->workers[turn % loop->nworkers];
+}
+
+static int
+timer_start(bcl_loop *loop, uint64_t first_ns, uint64_t period,
+            void (*cb)(void *), void *arg, bcl_timer **out)
+{
+    struct bcl__worker *home;
+    struct bcl_timer *t;
+    bool foreign, earliest;
+
+    if (loop == NULL || cb == NULL)
+        return -EINVAL;
+    t = malloc(sizeof *t);
+    if (t == NULL)
+        return -ENOMEM;
+    bcl__timer_node_init(&t->node, timer_fire, timer_release);
+    t->cb = cb;
+    t->arg = arg;
+    t->period = period;
+    t->self_owned = out == NULL;
+    t->cancelled = false;
+    if (out != NULL)
+        *out = t; /* before arming: the callback may already run */
+    home = timer_home(loop, &foreign);
+    if (bcl__timer_arm(&home->timers, &t->node,
+                       bcl__deadline_after(first_ns), &earliest) != 0) {
+        free(t);
+        return -ENOMEM;
+    }
+    if (foreign && earliest)
+        bcl__park_kick(home);
+    return 0;
+}
+
+int
+bcl_call_later(bcl_loop *loop, uint64_t ns, void (*cb)(void *), void *arg,
+               bcl_timer **out)
+{
+    return timer_start(loop, ns, 0, cb, arg, out);
+}
+
+int
+bcl_call_every(bcl_loop *loop, uint64_t period_ns, void (*cb)(void *),
+               void *arg, bcl_timer **out)
+{
+    if (period_ns == 0)
+        return -EINVAL;
+    return timer_start(loop, period_ns, period_ns, cb, arg, out);
+}
+
+int
+bcl_timer_cancel(bcl_timer *t)
+{
+    struct bcl__worker *w = bcl__worker_current();
+
+    if (t == NULL)
+        return -EINVAL;
+    if (w != NULL && t->node.heap == &w->timers &&
+        w->timers.firing == &t->node) {
+        t->cancelled = true; /* from its own callback: freed on return */
+        return 0;
+    }
+    bcl__timer_disarm(&t->node);
+    free(t);
+    return 0;
+}
+
+/* --- call_soon_threadsafe ----------------------------------------------- */
+
+struct soon_call {
+    void (*cb)(void *arg);
+    void *arg;
+};
+
+static void *
+soon_trampoline(void *arg)
+{
+    struct soon_call call = *(struct soon_call *)arg;
+
+    free(arg);
+    call.cb(call.arg);
+    return NULL;
+}
+
+int
+bcl_call_soon_threadsafe(bcl_loop *loop, void (*cb)(void *), void *arg)
+{
+    struct soon_call *call;
+    int rc;
+
+    if (loop == NULL || cb == NULL)
+        return -EINVAL;
+    call = malloc(sizeof *call);
+    if (call == NULL)
+        return -ENOMEM;
+    call->cb = cb;
+    call->arg = arg;
+    if ((rc = bcl_spawn_on(loop, NULL, soon_trampoline, call)) != 0)
+        free(call);
+    return rc;
+}
+
+/* --- gather and wait_any -------------------------------------------------- */
+
+int
+bcl_gather(bcl_task **tasks, size_t n, void **results)
+{
+    int first = 0;
+
+    if (n > 0 && tasks == NULL)
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        void *result = NULL;
+        int rc = tasks[i] != NULL ? bcl_join(tasks[i], &result) : -EINVAL;
+
+        if (rc == -ECANCELED && bcl__cancel_pending()) {
+            /* We are cancelled: the handles cannot be joined any more.
+             * Release them so nothing leaks; their results are lost. */
+            for (size_t j = i; j < n; j++) {
+                if (results != NULL)
+                    results[j] = NULL;
+                if (tasks[j] != NULL)
+                    bcl_detach(tasks[j]);
+            }
+            return -ECANCELED;
+        }
+        if (results != NULL)
+            results[i] = result;
+        if (rc != 0 && first == 0)
+            first = rc;
+    }
+    return first;
+}
+
+/* Take our waiter back from tasks[0..n) (registered there); returns how
+ * many could not be taken back (their finishers hold it) and the first
+ * such index in *ended. */
+static uint32_t
+wait_any_retract(bcl_task **tasks, size_t n, struct bcl__waiter *waiter,
+                 size_t *ended)
+{
+    uint32_t held = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        uintptr_t mine = (uintptr_t)waiter;
+
+        /* relaxed: success means no finisher saw it; failure means the
+         * word is DONE and its finisher holds our waiter. */
+        if (!atomic_compare_exchange_strong_explicit(&tasks[i]->join, &mine,
+                                                     0, memory_order_relaxed,
+                                                     memory_order_relaxed)) {
+            if (held++ == 0)
+                *ended = i;
+        }
+    }
+    return held;
+}
+
+int
+bcl_wait_any(bcl_task **tasks, size_t n, uint64_t ns, size_t *index)
+{
+    struct bcl__waiter waiter;
+    enum bcl__wait_state state;
+    size_t registered, ended = 0;
+    uint32_t held;
+    int rc;
+
+    if (tasks == NULL || n == 0 || index == NULL)
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (tasks[i] == NULL)
+            return -EINVAL;
+    if (bcl__cancel_pending())
+        return -ECANCELED;
+    if ((rc = bcl__waiter_init(&waiter)) != 0)
+        return rc;
+    for (registered = 0; registered < n; registered++) {
+        uintptr_t expected = 0;
+
+        /* acq_rel: as in bcl_join_timeout (publish the waiter; see DONE). */
+        if (atomic_compare_exchange_strong_explicit(
+                &tasks[registered]->join, &expected, (uintptr_t)&waiter,
+                memory_order_acq_rel, memory_order_acquire))
+            continue;
+        /* Already ended, or joined/detached by someone else: take the
+         * waiter back, settle its state ourselves so no finisher wakes
+         * it later, and absorb a wake that came first. */
+        uint32_t waiting = BCL__WAIT_WAITING;
+        bool woken;
+
+        held = wait_any_retract(tasks, registered, &waiter, &ended);
+        /* acq_rel: as a resolver's CAS. */
+        woken = !atomic_compare_exchange_strong_explicit(
+            &waiter.state, &waiting, BCL__WAIT_TIMEDOUT, memory_order_acq_rel,
+            memory_order_acquire);
+        if (woken)
+            bcl__wait(&waiter); /* returns at once: it was resolved */
+        bcl__waiter_wait_released(&waiter, held - (woken ? 1 : 0));
+        if (expected != BCL__JOIN_DONE)
+            return -EINVAL;
+        *index = held ? ended : registered;
+        return 0;
+    }
+    state = bcl__wait_until(&waiter, bcl__deadline_after(ns));
+    held = wait_any_retract(tasks, n, &waiter, &ended);
+    /* Every finisher holding the waiter releases it, except the one
+     * whose resolve woke us. */
+    bcl__waiter_wait_released(&waiter,
+                              held - (state == BCL__WAIT_WOKEN ? 1 : 0));
+    if (held > 0) {
+        *index = ended;
+        return 0; /* a task ended: that wins over a racing timeout */
+    }
+    return bcl__wait_status(state);
+}

@@ -1,0 +1,239 @@
+/*
+ * exec/timer.c - the per-worker 4-ary timer heap (node life cycle and
+ * locking in timer.h).
+ *
+ * Heap order: nodes[i]->deadline <= each of nodes[4i+1 .. 4i+4]; every
+ * ARMED node knows its index (`slot`) so disarm is O(log n) without a
+ * search.  A 4-ary heap is shallower than a binary one (half the levels)
+ * and its four children share a cache line of pointers.
+ */
+#include "timer.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define HEAP_ARITY 4
+#define HEAP_FIRST_CAP 64
+
+uint64_t
+bcl__now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int
+bcl__timer_heap_init(struct bcl__timer_heap *h)
+{
+    h->nodes = NULL;
+    h->n = h->cap = 0;
+    h->firing = NULL;
+    /* relaxed: published with the worker that embeds the heap. */
+    atomic_store_explicit(&h->lock.held, 0, memory_order_relaxed);
+    atomic_store_explicit(&h->earliest, UINT64_MAX, memory_order_relaxed);
+    return 0;
+}
+
+void
+bcl__timer_heap_destroy(struct bcl__timer_heap *h)
+{
+    free(h->nodes);
+    h->nodes = NULL;
+}
+
+/* --- heap surgery, all under h->lock ----------------------------------- */
+
+static void
+heap_place(struct bcl__timer_heap *h, uint32_t i, struct bcl__timer_node *node)
+{
+    h->nodes[i] = node;
+    node->slot = i;
+}
+
+static void
+heap_sift_up(struct bcl__timer_heap *h, uint32_t i)
+{
+    struct bcl__timer_node *node = h->nodes[i];
+
+    while (i > 0) {
+        uint32_t parent = (i - 1) / HEAP_ARITY;
+
+        if (h->nodes[parent]->deadline <= node->deadline)
+            break;
+        heap_place(h, i, h->nodes[parent]);
+        i = parent;
+    }
+    heap_place(h, i, node);
+}
+
+static void
+heap_sift_down(struct bcl__timer_heap *h, uint32_t i)
+{
+    struct bcl__timer_node *node = h->nodes[i];
+
+    for (;;) {
+        uint32_t first = i * HEAP_ARITY + 1, best = i;
+        uint64_t best_deadline = node->deadline;
+
+        for (uint32_t c = first; c < first + HEAP_ARITY && c < h->n; c++) {
+            if (h->nodes[c]->deadline < best_deadline) {
+                best = c;
+                best_deadline = h->nodes[c]->deadline;
+            }
+        }
+        if (best == i)
+            break;
+        heap_place(h, i, h->nodes[best]);
+        i = best;
+    }
+    heap_place(h, i, node);
+}
+
+static void
+heap_update_earliest(struct bcl__timer_heap *h)
+{
+    /* relaxed: a hint for the owner (see bcl__timer_earliest); the lock
+     * orders it for anyone who reads the heap itself. */
+    atomic_store_explicit(&h->earliest,
+                          h->n ? h->nodes[0]->deadline : UINT64_MAX,
+                          memory_order_relaxed);
+}
+
+static void
+heap_remove(struct bcl__timer_heap *h, struct bcl__timer_node *node)
+{
+    uint32_t i = node->slot;
+    struct bcl__timer_node *last = h->nodes[--h->n];
+
+    if (last != node) {
+        heap_place(h, i, last);
+        if (i > 0 && h->nodes[(i - 1) / HEAP_ARITY]->deadline > last->deadline)
+            heap_sift_up(h, i);
+        else
+            heap_sift_down(h, i);
+    }
+    node->state = BCL__TIMER_IDLE;
+    heap_update_earliest(h);
+}
+
+static int
+heap_push(struct bcl__timer_heap *h, struct bcl__timer_node *node,
+          uint64_t deadline)
+{
+    if (h->n == h->cap) {
+        uint32_t cap = h->cap ? h->cap * 2 : HEAP_FIRST_CAP;
+        struct bcl__timer_node **nodes = realloc(h->nodes,
+                                                 cap * sizeof *nodes);
+        if (nodes == NULL)
+            return -ENOMEM;
+        h->nodes = nodes;
+        h->cap = cap;
+    }
+    node->deadline = deadline;
+    node->state = BCL__TIMER_ARMED;
+    node->heap = h;
+    heap_place(h, h->n++, node);
+    heap_sift_up(h, node->slot);
+    heap_update_earliest(h);
+    return 0;
+}
+
+/* --- the node protocol -------------------------------------------------- */
+
+int
+bcl__timer_arm(struct bcl__timer_heap *h, struct bcl__timer_node *node,
+               uint64_t deadline, bool *earliest)
+{
+    int rc;
+
+    bcl__spinlock_lock(&h->lock);
+    BCL__ASSERT(node->state == BCL__TIMER_IDLE);
+    rc = heap_push(h, node, deadline);
+    if (earliest != NULL)
+        *earliest = rc == 0 && h->nodes[0] == node;
+    bcl__spinlock_unlock(&h->lock);
+    return rc;
+}
+
+bool
+bcl__timer_disarm(struct bcl__timer_node *node)
+{
+    struct bcl__timer_heap *h = node->heap;
+    struct bcl__spin spin;
+
+    if (h == NULL)
+        return false; /* never armed */
+    bcl__spin_init(&spin);
+    for (;;) {
+        bcl__spinlock_lock(&h->lock);
+        if (node->state == BCL__TIMER_ARMED) {
+            heap_remove(h, node);
+            bcl__spinlock_unlock(&h->lock);
+            return true;
+        }
+        if (node->state == BCL__TIMER_IDLE) {
+            bcl__spinlock_unlock(&h->lock);
+            return false;
+        }
+        /* FIRING on the owner: wait for its fire to return. */
+        bcl__spinlock_unlock(&h->lock);
+        bcl__spin_once(&spin);
+    }
+}
+
+void
+bcl__timer_expire(struct bcl__timer_heap *h, uint64_t now)
+{
+    for (;;) {
+        struct bcl__timer_node *node;
+        uint64_t next;
+
+        bcl__spinlock_lock(&h->lock);
+        if (h->n == 0 || h->nodes[0]->deadline > now) {
+            bcl__spinlock_unlock(&h->lock);
+            return;
+        }
+        node = h->nodes[0];
+        heap_remove(h, node);
+        node->state = BCL__TIMER_FIRING;
+        bcl__spinlock_unlock(&h->lock);
+
+        h->firing = node;
+        next = node->fire(node);
+        h->firing = NULL;
+
+        bcl__spinlock_lock(&h->lock);
+        /* The last touch of the node (unless we release it below): a
+         * disarm waiting on FIRING sees the new state only after we
+         * release the lock.  Re-arming cannot need memory: the node's own
+         * place was freed when it was popped, unless other arms took it. */
+        if (next == 0 || next == BCL__TIMER_RELEASE ||
+            heap_push(h, node, next) != 0)
+            node->state = BCL__TIMER_IDLE;
+        bcl__spinlock_unlock(&h->lock);
+        if (next == BCL__TIMER_RELEASE)
+            node->release(node);
+    }
+}
+
+void
+bcl__timer_heap_clear(struct bcl__timer_heap *h,
+                      void (*drop)(struct bcl__timer_node *node))
+{
+    for (;;) {
+        struct bcl__timer_node *node = NULL;
+
+        bcl__spinlock_lock(&h->lock);
+        if (h->n > 0) {
+            node = h->nodes[h->n - 1];
+            heap_remove(h, node);
+        }
+        bcl__spinlock_unlock(&h->lock);
+        if (node == NULL)
+            return;
+        drop(node);
+    }
+}

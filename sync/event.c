@@ -1,0 +1,147 @@
+/*
+ * sync/event.c - bcl_event: asyncio.Event, a flag that waiters wait for.
+ *
+ * set stores the flag and wakes every waiter linked at that moment; a
+ * wait that finds the flag set returns at once.  clear only resets the
+ * flag: a waiter already woken by a set still returns 0, as in asyncio.
+ *
+ * The handshake that loses no wake-up (numbered steps, both sides):
+ *
+ *   setter                                 waiter (slow path of wait)
+ *   S1 store set = 1 (seq_cst)             W1 lock the list; link:
+ *   S2 count != 0 (seq_cst load)?             count++ (seq_cst RMW)
+ *      yes: lock the list, wake all        W2 set == 1 (seq_cst load)?
+ *                                             yes: unlink, unlock; return
+ *                                          W3 unlock the list, suspend
+ *
+ * In the total order of S1, S2, W1 and W2: either W2 comes after S1 and
+ * sees the flag (unless a clear came between, which is a later epoch), or
+ * W1 precedes S2 and the setter wakes the waiter, linked by then (the
+ * waiter holds the list lock from W1 to W3).
+ *
+ * Invariants:
+ *   - no waiter sleeps through a set that came after it linked;
+ *   - a woken waiter returns 0 without looking at the flag again.
+ *
+ * Context: wait: task or thread; the rest: any.
+ */
+#include <boucle/sync.h>
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "exec/base.h"
+#include "sync/sync_debug.h"
+#include "sync/waitlist.h"
+
+struct bcl_event {
+    _Atomic uint32_t set;         /* 0 or 1; any caller stores */
+    struct bcl__waitlist waiters; /* its own lock */
+};
+
+int
+bcl_event_new(bcl_event **out)
+{
+    bcl_event *e;
+
+    if (out == NULL)
+        return -EINVAL;
+    e = malloc(sizeof *e);
+    if (e == NULL)
+        return -ENOMEM;
+    if (bcl__waitlist_init(&e->waiters) != 0) {
+        free(e);
+        return -ENOMEM;
+    }
+    /* relaxed: published with *out by the caller's own synchronization. */
+    atomic_store_explicit(&e->set, 0, memory_order_relaxed);
+    *out = e;
+    return 0;
+}
+
+int
+bcl_event_free(bcl_event *e)
+{
+    if (e == NULL)
+        return -EINVAL;
+    if (bcl__waitlist_has_waiters(&e->waiters))
+        return -EBUSY;
+    bcl__waitlist_destroy(&e->waiters);
+    free(e);
+    return 0;
+}
+
+int
+bcl_event_set(bcl_event *e)
+{
+    if (e == NULL)
+        return -EINVAL;
+    /* seq_cst: S1, before S2; release publishes the setter's writes to
+     * waiters that see the flag (W2, bcl_event_is_set()). */
+    atomic_store_explicit(&e->set, 1, memory_order_seq_cst);
+    if (bcl__waitlist_has_waiters(&e->waiters)) /* S2 */
+        bcl__waitlist_wake(&e->waiters, SIZE_MAX);
+    return 0;
+}
+
+int
+bcl_event_clear(bcl_event *e)
+{
+    if (e == NULL)
+        return -EINVAL;
+    /* relaxed: only the flag changes; waiters that link later read it
+     * at W2 after taking the list lock, and a wait racing the clear may
+     * see either value, as any racing caller may. */
+    atomic_store_explicit(&e->set, 0, memory_order_relaxed);
+    return 0;
+}
+
+bool
+bcl_event_is_set(const bcl_event *e)
+{
+    if (e == NULL)
+        return false;
+    /* acquire: pairs with the store in bcl_event_set(). */
+    return atomic_load_explicit(&e->set, memory_order_acquire) != 0;
+}
+
+int
+bcl_event_wait(bcl_event *e)
+{
+    return bcl_event_wait_timeout(e, BCL_FOREVER);
+}
+
+int
+bcl_event_wait_timeout(bcl_event *e, uint64_t ns)
+{
+    struct bcl__wait_entry entry;
+    enum bcl__wait_state st;
+    int rc;
+
+    if (e == NULL)
+        return -EINVAL;
+    if (bcl_event_is_set(e))
+        return 0;
+    if ((rc = bcl__waiter_init(&entry.waiter)) != 0)
+        return rc; /* a timer callback must not block */
+    bcl__waitlist_lock(&e->waiters);
+    bcl__waitlist_link(&e->waiters, &entry, false); /* W1 */
+    /* seq_cst: W2, after W1; pairs with S1/S2 in bcl_event_set(). */
+    if (atomic_load_explicit(&e->set, memory_order_seq_cst) != 0) {
+        bcl__waitlist_unlink(&e->waiters, &entry);
+        bcl__waitlist_unlock(&e->waiters);
+        return 0;
+    }
+    st = bcl__waitlist_wait_until_locked(
+        &e->waiters, &entry, bcl__deadline_after(ns)); /* W3 */
+    if (st != BCL__WAIT_WOKEN)
+        return bcl__wait_status(st);
+    return 0;
+}
+
+size_t
+bcl__event_waiting(const bcl_event *e)
+{
+    /* seq_cst: a snapshot ordered with the caller's own operations. */
+    return atomic_load_explicit(&e->waiters.count, memory_order_seq_cst);
+}
