@@ -27,6 +27,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEER_ORDER = ["go", "tokio", "tbb", "asyncio"]
 RUN_TIMEOUT = 600  # seconds; a run that takes longer counts as failed
+SLOW_RUN = 60      # seconds; an implementation this slow gets one run only
 
 
 def log(msg):
@@ -333,10 +334,10 @@ def main():
             step += 1
             # boucle-only measurements (runs fixed by the case) skip peers.
             mine = ["boucle"] if w["runs"] else impls
-            unsupported = set()
+            unsupported, slow = set(), set()
             for k in range(nruns):
                 for impl in mine:
-                    if impl in unsupported:
+                    if impl in unsupported or impl in slow:
                         continue
                     log(f"[{step}/{total}] {w['name']} workers={n} "
                         f"run {k + 1}/{nruns}: {impl}")
@@ -347,9 +348,13 @@ def main():
                         argv = [peers[impl], w["name"], str(n)]
                         if args.quick:
                             argv.append("quick")
+                    began = time.monotonic()
                     status, value, rss = run_once(argv, env)
                     if status == "unsupported":
                         unsupported.add(impl)
+                    elif time.monotonic() - began > SLOW_RUN:
+                        log(f"  {impl} took over {SLOW_RUN} s: one run only")
+                        slow.add(impl)
                     runs.append({"workload": w["name"], "unit": w["unit"],
                                  "workers": n, "impl": impl, "run": k + 1,
                                  "status": status, "value": value,
