@@ -30,6 +30,8 @@ extern const struct bench_case bench_exec_cases[];
 extern const unsigned bench_exec_ncases;
 extern const struct bench_case bench_queue_cases[];
 extern const unsigned bench_queue_ncases;
+extern const struct bench_case bench_time_cases[];
+extern const unsigned bench_time_ncases;
 extern const struct bench_case bench_fiber_cases[];
 extern const unsigned bench_fiber_ncases;
 extern const struct bench_case bench_system_cases[];

@@ -31,6 +31,7 @@ struct group {
 static const struct group groups[] = {
     { bench_exec_cases, &bench_exec_ncases },
     { bench_queue_cases, &bench_queue_ncases },
+    { bench_time_cases, &bench_time_ncases },
     { bench_fiber_cases, &bench_fiber_ncases },
     { bench_system_cases, &bench_system_ncases },
 };

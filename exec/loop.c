@@ -21,7 +21,9 @@
 
 #define MAX_WORKERS 1024u
 #define DEQUE_INITIAL 256
-#define KNOWN_FLAGS (BCL_PIN_WORKERS | BCL_STOP_ON_SIGINT | BCL_GUARD_MPROTECT)
+#define KNOWN_FLAGS                                                      \
+    (BCL_PIN_WORKERS | BCL_STOP_ON_SIGINT | BCL_GUARD_MPROTECT |          \
+     BCL_STOP_ON_SIGTERM)
 
 /* CPUs this process may use: its affinity mask, capped by a cgroup v2
  * CPU quota when one is set (cpu.max "quota period"). */
@@ -259,13 +261,15 @@ bcl_run_until_complete(bcl_loop *loop, bcl_fn main, void *arg, void **result)
 int
 bcl_run_forever(bcl_loop *loop)
 {
-    bool sigint;
+    bool sigint, sigterm;
     int err;
 
     if ((err = loop_claim(loop)) != 0)
         return err;
     sigint = (loop->flags & BCL_STOP_ON_SIGINT) != 0;
-    if (sigint && (err = bcl__signal_sigint_attach(loop)) != 0) {
+    sigterm = (loop->flags & BCL_STOP_ON_SIGTERM) != 0;
+    if ((sigint || sigterm) &&
+        (err = bcl__signal_stop_attach(loop, sigint, sigterm)) != 0) {
         loop_release(loop);
         return err;
     }
@@ -276,8 +280,8 @@ bcl_run_forever(bcl_loop *loop)
     while (sem_trywait(&loop->stop) == 0)
         continue;
     loop_end(loop);
-    if (sigint)
-        bcl__signal_sigint_detach(loop);
+    if (sigint || sigterm)
+        bcl__signal_stop_detach(loop);
     loop_release(loop);
     return 0;
 }

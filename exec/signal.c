@@ -7,12 +7,12 @@
  *   - overflow_previous: the SIGSEGV disposition found at installation,
  *     restored for faults that are not ours (so the process still crashes
  *     the way it would have without boucle);
- *   - sigint_loop / sigint_previous: the loop that SIGINT stops while a
- *     bcl_run_forever with BCL_STOP_ON_SIGINT runs, and the disposition to
- *     restore after it.
+ *   - stop_loop / stop_signals / previous[]: the loop that SIGINT and/or
+ *     SIGTERM stop while a bcl_run_forever with BCL_STOP_ON_SIGINT /
+ *     BCL_STOP_ON_SIGTERM runs, and the dispositions to restore after it.
  * Both handlers are async-signal-safe: the overflow handler reads the
  * current worker (initial-exec TLS), compares addresses and write()s; the
- * SIGINT handler calls bcl_stop(), which only posts a semaphore.
+ * stop handler calls bcl_stop(), which only posts a semaphore.
  */
 #include "signal.h"
 
@@ -22,6 +22,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 
@@ -33,8 +34,10 @@
 static struct sigaction overflow_previous;
 static pthread_once_t overflow_once = PTHREAD_ONCE_INIT;
 
-static _Atomic(struct bcl_loop *) sigint_loop;
-static struct sigaction sigint_previous;
+static _Atomic(struct bcl_loop *) stop_loop;
+static bool stop_signals[2];          /* SIGINT, SIGTERM attached */
+static struct sigaction previous[2]; /* their dispositions before */
+static const int stop_signo[2] = { SIGINT, SIGTERM };
 
 static void
 overflow_handler(int sig, siginfo_t *info, void *uctx)
@@ -98,10 +101,10 @@ bcl__signal_altstack_leave(void *altstack)
 }
 
 static void
-sigint_handler(int sig)
+stop_handler(int sig)
 {
     /* acquire: pairs with the release CAS in attach. */
-    struct bcl_loop *loop = atomic_load_explicit(&sigint_loop,
+    struct bcl_loop *loop = atomic_load_explicit(&stop_loop,
                                                  memory_order_acquire);
 
     (void)sig;
@@ -110,28 +113,34 @@ sigint_handler(int sig)
 }
 
 int
-bcl__signal_sigint_attach(struct bcl_loop *loop)
+bcl__signal_stop_attach(struct bcl_loop *loop, bool sigint, bool sigterm)
 {
     struct bcl_loop *none = NULL;
     struct sigaction sa = { 0 };
 
-    /* acq_rel: one loop at a time owns SIGINT. */
-    if (!atomic_compare_exchange_strong_explicit(&sigint_loop, &none, loop,
+    /* acq_rel: one loop at a time owns these signals. */
+    if (!atomic_compare_exchange_strong_explicit(&stop_loop, &none, loop,
                                                  memory_order_acq_rel,
                                                  memory_order_acquire))
         return -EBUSY;
-    sa.sa_handler = sigint_handler;
+    sa.sa_handler = stop_handler;
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &sigint_previous);
+    stop_signals[0] = sigint;
+    stop_signals[1] = sigterm;
+    for (int i = 0; i < 2; i++)
+        if (stop_signals[i])
+            sigaction(stop_signo[i], &sa, &previous[i]);
     return 0;
 }
 
 void
-bcl__signal_sigint_detach(struct bcl_loop *loop)
+bcl__signal_stop_detach(struct bcl_loop *loop)
 {
     (void)loop;
-    sigaction(SIGINT, &sigint_previous, NULL);
-    /* release: the handler is gone before the slot frees up. */
-    atomic_store_explicit(&sigint_loop, NULL, memory_order_release);
+    for (int i = 0; i < 2; i++)
+        if (stop_signals[i])
+            sigaction(stop_signo[i], &previous[i], NULL);
+    /* release: the handlers are gone before the slot frees up. */
+    atomic_store_explicit(&stop_loop, NULL, memory_order_release);
 }

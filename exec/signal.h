@@ -5,6 +5,8 @@
 #ifndef BCL_EXEC_SIGNAL_H
 #define BCL_EXEC_SIGNAL_H
 
+#include <stdbool.h>
+
 struct bcl_loop;
 
 /* Install the process-wide SIGSEGV handler once (chains to the previous
@@ -18,9 +20,9 @@ void bcl__signal_overflow_install(void);
 void *bcl__signal_altstack_enter(void);
 void bcl__signal_altstack_leave(void *altstack);
 
-/* Make SIGINT call bcl_stop(loop) until detach.  0, or -EBUSY when
- * another loop holds SIGINT. */
-int bcl__signal_sigint_attach(struct bcl_loop *loop);
-void bcl__signal_sigint_detach(struct bcl_loop *loop);
+/* Make SIGINT and/or SIGTERM call bcl_stop(loop) until detach.  0, or
+ * -EBUSY when another loop has them.  Plain thread (bcl_run_forever). */
+int bcl__signal_stop_attach(struct bcl_loop *loop, bool sigint, bool sigterm);
+void bcl__signal_stop_detach(struct bcl_loop *loop);
 
 #endif /* BCL_EXEC_SIGNAL_H */

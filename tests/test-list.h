@@ -21,6 +21,7 @@ TEST(run_until_complete_twice)
 TEST(run_forever_queued_then_stop)      /* ensure_future + run_forever */
 TEST(run_forever_stop_from_thread)
 TEST(run_forever_sigint)
+TEST(run_forever_sigterm)
 TEST(run_pending_stay_for_next_run)
 TEST(loop_free_cancels_queued)
 TEST(park_no_lost_wakeup)               /* 10^5 rounds: all parked, 1 spawn */
@@ -77,3 +78,5 @@ TEST(time_cancel_vs_put_race)           /* 10^5 rounds, exactly once */
 TEST(time_gather_wait_any)
 TEST(time_call_soon_threadsafe)         /* 4 threads x 10^4 calls */
 TEST(time_primitives_timeout_cancel)  /* each _timeout form; cancel each */
+TEST(examples_ticker_sigint)            /* run_forever, SIGINT and SIGTERM */
+TEST(examples_ticker_count)             /* run_until_complete, 25 messages */

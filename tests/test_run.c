@@ -105,13 +105,12 @@ test_run_forever_stop_from_thread(void)
     return 0;
 }
 
-/* BCL_STOP_ON_SIGINT: Ctrl-C stops run_forever; the old handler is back
- * afterwards. */
+/* BCL_STOP_ON_SIGINT / _SIGTERM: the signal stops run_forever; the old
+ * handler is back afterwards. */
 static void *
-send_sigint(void *arg)
+send_signal(void *arg)
 {
-    (void)arg;
-    kill(getpid(), SIGINT);
+    kill(getpid(), (int)(intptr_t)arg);
     return NULL;
 }
 
@@ -124,21 +123,38 @@ previous_handler(int sig)
     previous_handler_ran = 1;
 }
 
-int
-test_run_forever_sigint(void)
+static int
+run_forever_stops_on(int signo, unsigned flag)
 {
-    bcl_config cfg = { .workers = 2, .flags = BCL_STOP_ON_SIGINT };
+    bcl_config cfg = { .workers = 2, .flags = flag };
     bcl_loop *loop;
 
-    signal(SIGINT, previous_handler);
+    previous_handler_ran = 0;
+    signal(signo, previous_handler);
     CHECK_EQ(bcl_loop_new(&loop, &cfg), 0);
-    CHECK_EQ(bcl_spawn_on(loop, NULL, send_sigint, NULL), 0);
+    CHECK_EQ(bcl_spawn_on(loop, NULL, send_signal, (void *)(intptr_t)signo),
+             0);
     CHECK_EQ(bcl_run_forever(loop), 0);
     CHECK_EQ(previous_handler_ran, 0);
     CHECK_EQ(bcl_loop_free(loop), 0);
-    raise(SIGINT);
+    raise(signo);
     CHECK_EQ(previous_handler_ran, 1);
     return 0;
+}
+
+int
+test_run_forever_sigint(void)
+{
+    return run_forever_stops_on(SIGINT, BCL_STOP_ON_SIGINT);
+}
+
+int
+test_run_forever_sigterm(void)
+{
+    CHECK_EQ(run_forever_stops_on(SIGTERM, BCL_STOP_ON_SIGTERM), 0);
+    /* Both at once, either stops it. */
+    return run_forever_stops_on(SIGTERM,
+                                BCL_STOP_ON_SIGINT | BCL_STOP_ON_SIGTERM);
 }
 
 /* Tasks still pending when a run ends stay for the next run. */

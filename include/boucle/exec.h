@@ -31,6 +31,8 @@ enum {
     /* Guard stacks with mprotect even where MADV_GUARD_INSTALL works: two
      * memory maps per stack, so at most ~vm.max_map_count / 2 stacks. */
     BCL_GUARD_MPROTECT = 1u << 2,
+    /* While bcl_run_forever runs, SIGTERM stops it (as bcl_stop would). */
+    BCL_STOP_ON_SIGTERM = 1u << 3,
 };
 
 typedef struct bcl_config {
@@ -74,11 +76,13 @@ BCL_EXPORT int bcl_run_until_complete(bcl_loop *loop, bcl_fn main, void *arg,
 
 /*
  * bcl_run_forever - serve the loop's tasks until bcl_stop() (or, with
- * BCL_STOP_ON_SIGINT, until SIGINT).  Tasks still pending stay for the
- * next run; tasks in the middle of running finish their current step first.
+ * BCL_STOP_ON_SIGINT / BCL_STOP_ON_SIGTERM, until SIGINT / SIGTERM; the
+ * handler only calls bcl_stop, and the previous dispositions come back
+ * when the run returns).  Tasks still pending stay for the next run;
+ * tasks in the middle of running finish their current step first.
  * Context: plain thread.  Suspends: blocks the caller.
  * Returns: 0; -EINVAL (loop NULL); -EBUSY (the loop is running, or another
- * loop already stops on SIGINT); -EPERM (called from a task).
+ * loop already stops on these signals); -EPERM (called from a task).
  */
 BCL_EXPORT int bcl_run_forever(bcl_loop *loop);
 
