@@ -26,6 +26,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEER_ORDER = ["go", "tokio", "tbb", "asyncio"]
+COLORS = {"boucle": "#d62728", "go": "#1f77b4", "tokio": "#2ca02c",
+          "tbb": "#ff7f0e", "asyncio": "#9467bd"}
 RUN_TIMEOUT = 600  # seconds; a run that takes longer counts as failed
 SLOW_RUN = 60      # seconds; an implementation this slow gets one run only
 
@@ -209,22 +211,27 @@ def plot(rows, impls, counts, stem):
                 r["higher_is_better"] and r["unit"].endswith("/s")]
         if not mine:
             continue
+        # Only implementations with a number at this worker count (an
+        # all-empty column makes gnuplot drop the whole plot).
+        shown = [i for i in impls
+                 if any(r["impls"].get(i) and r["impls"][i]["median"]
+                        for r in mine)]
         data = f"{stem}-rates-w{n}.dat"
         with open(data, "w") as f:
-            f.write("workload " + " ".join(impls) + "\n")
+            f.write("workload " + " ".join(shown) + "\n")
             for r in mine:
                 vals = []
-                for impl in impls:
+                for impl in shown:
                     s = r["impls"].get(impl)
                     vals.append(str(s["median"]) if s and s["median"]
                                 else "NaN")
                 f.write(r["workload"] + " " + " ".join(vals) + "\n")
         png = f"{stem}-rates-w{n}.png"
         cols = " , ".join(
-            f"'{data}' using {i + 2}:xtic(1) title '{impl}'"
-            for i, impl in enumerate(impls))
+            f"'{data}' using {i + 2}:xtic(1) lc rgb '{COLORS[impl]}' "
+            f"title '{impl}'" for i, impl in enumerate(shown))
         script = f"""
-set terminal pngcairo size 1400,700 font ',11'
+set terminal pngcairo noenhanced size 1400,700 font ',11'
 set output '{png}'
 set title 'Rate per workload, workers = {n} (median; higher is better)'
 set ylabel 'operations per second (log scale)'
@@ -261,14 +268,16 @@ plot {cols}
                 for i, v in enumerate(vals):
                     f.write(f"{i} {v if v is not None else 'NaN'}\n")
                 f.write("\n\n")
-                series.append(f"{impl}, workers={n}")
+                series.append((f"{impl}, workers={n}", COLORS[impl],
+                               1 if n == counts[0] else 2))
     if series:
         png = f"{stem}-mpmc.png"
         cols = " , ".join(
             f"'{data}' index {i} using 1:2 with linespoints lw 2 "
-            f"title '{title}'" for i, title in enumerate(series))
+            f"lc rgb '{color}' dt {dash} title '{title}'"
+            for i, (title, color, dash) in enumerate(series))
         script = f"""
-set terminal pngcairo size 1000,650 font ',11'
+set terminal pngcairo noenhanced size 1000,650 font ',11'
 set output '{png}'
 set title 'MPMC queue, capacity 1024: producers x consumers'
 set xlabel 'producers x consumers'
