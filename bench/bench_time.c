@@ -1,7 +1,10 @@
 /*
  * bench/bench_time.c - timers (issue "time" definitions):
  *
- *   timers_overhead_pct   10^5 tasks each sleep a random 0-10 ms ten times;
+ *   timers                10^5 tasks each sleep a random 0-10 ms ten times;
+ *                         sleeps completed per second of wall time (the
+ *                         peers run the same; bench/peers/README.md)
+ *   timers_overhead_pct   the same run:
  *                         wall time over the ideal (the longest chain of
  *                         sleeps of any one task), in % (lower is better)
  *   timers_cpu_s          CPU time (user + system) that run used, seconds
@@ -65,7 +68,7 @@ cpu_seconds(void)
 }
 
 struct sleepers_result {
-    double overhead_pct, cpu_s;
+    double overhead_pct, cpu_s, sleeps_per_s;
 };
 
 static double
@@ -97,6 +100,7 @@ sleepers_main(void *arg)
     }
     wall = bench_now() - start;
     res->cpu_s = cpu_seconds() - cpu0;
+    res->sleeps_per_s = (double)(n * SLEEPS_EACH) / wall;
     res->overhead_pct = (wall - (double)ideal / 1e9) / ((double)ideal / 1e9) *
                         100.0;
     free(s);
@@ -107,16 +111,25 @@ sleepers_main(void *arg)
 static double
 timers_overhead(unsigned workers)
 {
-    struct sleepers_result res = { 0, 0 };
+    struct sleepers_result res = { 0, 0, 0 };
 
     return bench_in_loop(workers, sleepers_main, &res) < 0 ? -1
                                                           : res.overhead_pct;
 }
 
 static double
+timers_rate(unsigned workers)
+{
+    struct sleepers_result res = { 0, 0, 0 };
+
+    return bench_in_loop(workers, sleepers_main, &res) < 0 ? -1
+                                                          : res.sleeps_per_s;
+}
+
+static double
 timers_cpu(unsigned workers)
 {
-    struct sleepers_result res = { 0, 0 };
+    struct sleepers_result res = { 0, 0, 0 };
 
     return bench_in_loop(workers, sleepers_main, &res) < 0 ? -1 : res.cpu_s;
 }
@@ -265,6 +278,7 @@ nanosleep_p99(unsigned workers)
 }
 
 const struct bench_case bench_time_cases[] = {
+    { "timers", "sleeps/s", timers_rate, true, 0 },
     { "timers_overhead_pct", "% over ideal", timers_overhead, false, 0 },
     { "timers_cpu_s", "s CPU", timers_cpu, false, 0 },
     { "timer_arm_cancel_ns", "ns", timer_arm_cancel, false, 0 },

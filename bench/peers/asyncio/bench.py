@@ -10,7 +10,8 @@ asyncio is the model boucle follows, but its event loop is single-threaded:
 it cannot spread tasks over more cores, so WORKERS > 1 exits 2.
 
 Mapping: task = asyncio.create_task, yield = await asyncio.sleep(0),
-queue = asyncio.Queue(maxsize=...), join = awaiting the task or a future.
+queue = asyncio.Queue(maxsize=...), join = awaiting the task or a future,
+sleep = asyncio.sleep.
 
 Reduced sizes (CPython is far slower per operation; the driver compares
 rates, not times).  README size -> size used here (quick mode in brackets):
@@ -19,6 +20,7 @@ rates, not times).  README size -> size used here (quick mode in brackets):
     fib            fib(30)   -> fib(20) [fib(15)], spawned = fib(n+1) - 1
     skynet         depth 6   -> depth 4 (11,111 tasks) [depth 3, 1,111]
     mpmc_PxC       10,000,000 items -> 100,000 [10,000]
+    timers         100,000 tasks -> 10,000 [1,000], 10 sleeps each
 yield_many, ping_pong and chained_spawn keep the README's sizes.
 """
 
@@ -227,6 +229,38 @@ async def mpmc(p, c):
     return n / el
 
 
+SLEEPS_EACH = 10
+
+
+async def timers():
+    # Reduced N: README's 100,000 tasks / 10 (see the module docstring).
+    # Each task sleeps ten times a pseudo-random [0, 10000] microseconds
+    # from its own LCG (the same generator and seeds as boucle's
+    # bench_time.c), so the sleeps are identical on every run.
+    n = scaled(10_000)
+    slept = 0
+
+    async def sleeper(seed):
+        nonlocal slept
+        sleep = asyncio.sleep
+        done = 0
+        for _ in range(SLEEPS_EACH):
+            seed = (seed * 1664525 + 1013904223) & 0xFFFFFFFF
+            await sleep(((seed >> 8) % 10001) / 1e6)
+            done += 1
+        slept += done
+
+    start = time.perf_counter()
+    ts = [asyncio.create_task(sleeper((i * 2654435761 + 1) & 0xFFFFFFFF))
+          for i in range(n)]
+    for t in ts:
+        await t
+    el = time.perf_counter() - start
+    if slept != n * SLEEPS_EACH:
+        fail(f"timers: {slept} sleeps, want {n * SLEEPS_EACH}")
+    return n * SLEEPS_EACH / el
+
+
 WORKLOADS = {
     "spawn_many": spawn_many,
     "yield_many": yield_many,
@@ -237,6 +271,7 @@ WORKLOADS = {
     "mpmc_1x1": lambda: mpmc(1, 1),
     "mpmc_4x4": lambda: mpmc(4, 4),
     "mpmc_16x16": lambda: mpmc(16, 16),
+    "timers": timers,
 }
 
 NOT_EXPRESSIBLE = {

@@ -8,7 +8,7 @@
 //
 // Mapping: task = goroutine, worker threads = runtime.GOMAXPROCS(WORKERS),
 // yield = runtime.Gosched, queue = buffered channel, join = sync.WaitGroup
-// or a channel.
+// or a channel, sleep = time.Sleep.
 package main
 
 import (
@@ -285,6 +285,41 @@ func mpmc(p, c int, threads bool) float64 {
 	return float64(n) / el.Seconds()
 }
 
+// timers: N goroutines each time.Sleep ten times a pseudo-random duration
+// in [0, 10000] microseconds.  Each goroutine has its own LCG seeded from
+// its index (the same generator and seeds as boucle's bench_time.c), so the
+// sleeps are identical on every run; every goroutine counts its sleeps.
+const sleepsEach = 10
+
+func timers() float64 {
+	n := scaled(100000)
+	var slept int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	wg.Add(n)
+	for i := 0; i < n; i++ {
+		seed := uint32(i)*2654435761 + 1
+		go func() {
+			done := int64(0)
+			for k := 0; k < sleepsEach; k++ {
+				seed = seed*1664525 + 1013904223
+				us := (seed >> 8) % 10001
+				time.Sleep(time.Duration(us) * time.Microsecond)
+				done++
+			}
+			atomic.AddInt64(&slept, done)
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	want := int64(n) * sleepsEach
+	if got := atomic.LoadInt64(&slept); got != want {
+		fail("timers: %d sleeps, want %d", got, want)
+	}
+	return float64(want) / el.Seconds()
+}
+
 func main() {
 	if len(os.Args) < 3 || len(os.Args) > 4 ||
 		(len(os.Args) == 4 && os.Args[3] != "quick") {
@@ -323,6 +358,8 @@ func main() {
 		rate = mpmc(1, 1, true)
 	case "mpmc_threads_4x4":
 		rate = mpmc(4, 4, true)
+	case "timers":
+		rate = timers()
 	case "mpmc_batch_1x1", "mpmc_batch_4x4", "mpmc_batch_16x16":
 		inexpressible("%s: Go channels have no batch send/receive", w)
 	default:

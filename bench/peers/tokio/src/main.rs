@@ -12,14 +12,15 @@
 //!
 //! Channels: ping_pong uses tokio::sync::mpsc::channel(1) (two per pair);
 //! the mpmc workloads use async_channel::bounded(1024) (MPMC, which Tokio
-//! itself does not provide).
+//! itself does not provide).  timers sleeps with tokio::time::sleep (the
+//! runtime is built with enable_time() for that workload only).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::process::exit;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -331,6 +332,45 @@ async fn mpmc(sz: Sizes, side: u64, threads: bool) -> Outcome {
     Ok((n as f64, elapsed))
 }
 
+// --- timers: N tasks each sleep a random 0-10 ms ten times -------------------
+
+const SLEEPS_EACH: u64 = 10;
+
+/// Per-task LCG (the same generator and seeds as boucle's bench_time.c):
+/// the next sleep in [0, 10000] microseconds.
+fn next_sleep_us(state: &mut u32) -> u64 {
+    *state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+    ((*state >> 8) % 10_001) as u64
+}
+
+async fn timers(sz: Sizes) -> Outcome {
+    let n = sz.scale(100_000);
+    let mut handles = Vec::with_capacity(n as usize);
+    let start = Instant::now();
+    for i in 0..n {
+        let mut seed = (i as u32).wrapping_mul(2_654_435_761).wrapping_add(1);
+        handles.push(tokio::spawn(async move {
+            let mut done = 0u64;
+            for _ in 0..SLEEPS_EACH {
+                let us = next_sleep_us(&mut seed);
+                tokio::time::sleep(Duration::from_micros(us)).await;
+                done += 1;
+            }
+            done
+        }));
+    }
+    let mut total = 0u64;
+    for h in handles {
+        total += h.await.map_err(join_err)?;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let want = n * SLEEPS_EACH;
+    if total != want {
+        return Err(format!("timers: {} sleeps != {}", total, want));
+    }
+    Ok((want as f64, elapsed))
+}
+
 // --- command line ------------------------------------------------------------
 
 fn usage() -> ! {
@@ -357,7 +397,8 @@ fn main() {
     // Validate the name before building the runtime.
     match workload {
         "spawn_many" | "yield_many" | "ping_pong" | "chained_spawn" | "fib" | "skynet"
-        | "mpmc_1x1" | "mpmc_4x4" | "mpmc_16x16" | "mpmc_threads_1x1" | "mpmc_threads_4x4" => {}
+        | "mpmc_1x1" | "mpmc_4x4" | "mpmc_16x16" | "mpmc_threads_1x1" | "mpmc_threads_4x4"
+        | "timers" => {}
         "mpmc_batch_1x1" | "mpmc_batch_4x4" | "mpmc_batch_16x16" => {
             eprintln!(
                 "tokio-bench: {}: neither async-channel 1.8 nor Tokio 1.24's mpsc has a batch send/recv",
@@ -371,10 +412,14 @@ fn main() {
         }
     }
 
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.worker_threads(workers);
+    // Only timers needs the time driver; the other workloads keep the
+    // runtime they were measured with.
+    if workload == "timers" {
+        builder.enable_time();
+    }
+    let rt = match builder.build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("tokio-bench: cannot build the runtime: {}", e);
@@ -405,6 +450,7 @@ fn main() {
             "mpmc_16x16" => Box::pin(mpmc(sz, 16, false)),
             "mpmc_threads_1x1" => Box::pin(mpmc(sz, 1, true)),
             "mpmc_threads_4x4" => Box::pin(mpmc(sz, 4, true)),
+            "timers" => Box::pin(timers(sz)),
             _ => unreachable!(),
         };
         match tokio::spawn(driver).await {
