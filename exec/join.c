@@ -23,12 +23,14 @@
 #include "task.h"
 #include "worker.h"
 
-/* Take the result of a DONE task and free its record. */
+/* Take the result of a DONE task and free its record (the handle is
+ * released: *released says so to bcl_gather). */
 static int
-join_collect(struct bcl_task *t, void **result)
+join_collect(struct bcl_task *t, void **result, bool *released)
 {
     int status = t->status;
 
+    *released = true;
     if (result != NULL)
         *result = t->result;
     bcl__task_free(bcl__worker_current(), t);
@@ -72,12 +74,21 @@ join_inline(struct bcl__worker *w, struct bcl_task *t)
 int
 bcl_join_timeout(bcl_task *t, void **result, uint64_t ns)
 {
+    bool released;
+
+    return bcl__join(t, result, ns, &released);
+}
+
+int
+bcl__join(bcl_task *t, void **result, uint64_t ns, bool *released)
+{
     struct bcl__worker *w = bcl__worker_current();
     struct bcl__waiter waiter;
     uintptr_t expected = 0;
     enum bcl__wait_state state;
     int rc;
 
+    *released = false;
     if (t == NULL || (w != NULL && t == w->current))
         return -EINVAL;
     if (bcl__cancel_pending())
@@ -85,7 +96,7 @@ bcl_join_timeout(bcl_task *t, void **result, uint64_t ns)
     /* Inline only without a timeout: a child run on our stack cannot be
      * left behind when the time is up. */
     if (ns == BCL_FOREVER && join_inline(w, t))
-        return join_collect(t, result);
+        return join_collect(t, result, released);
     if ((rc = bcl__waiter_init(&waiter)) != 0)
         return rc; /* a worker outside any task must not block */
     /* acq_rel: release publishes the waiter to the finisher; acquire on
@@ -94,11 +105,12 @@ bcl_join_timeout(bcl_task *t, void **result, uint64_t ns)
                                                  (uintptr_t)&waiter,
                                                  memory_order_acq_rel,
                                                  memory_order_acquire))
-        return expected == BCL__JOIN_DONE ? join_collect(t, result)
-                                          : -EINVAL; /* detached, or twice */
+        return expected == BCL__JOIN_DONE
+                   ? join_collect(t, result, released)
+                   : -EINVAL; /* detached, or twice */
     state = bcl__wait_until(&waiter, bcl__deadline_after(ns));
     if (state == BCL__WAIT_WOKEN)
-        return join_collect(t, result);
+        return join_collect(t, result, released);
     expected = (uintptr_t)&waiter;
     /* relaxed: on success nobody saw the waiter (the finisher will find
      * 0 and leave DONE for a later join); on failure, see above. */

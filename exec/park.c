@@ -60,7 +60,12 @@ park_leave_for_timer(struct bcl__worker *w)
     bool unlisted;
 
     pthread_mutex_lock(&p->lock);
-    unlisted = park_unlist_locked(p, w->index);
+    /* As at P4: a run that ended, and saw us parked, keeps us parked (it
+     * reads nidle under this lock).  relaxed: the lock orders it. */
+    unlisted =
+        (atomic_load_explicit(&w->loop->running, memory_order_relaxed) ||
+         atomic_load_explicit(&w->loop->shutdown, memory_order_relaxed)) &&
+        park_unlist_locked(p, w->index);
     pthread_mutex_unlock(&p->lock);
     if (!unlisted)
         return false;
@@ -84,11 +89,16 @@ park_sleep(struct bcl__worker *w)
         if (word == 1)
             return false;
         if (word == 2) {
-            /* A kick: look at the timers again.  relaxed: a waker's 1
-             * racing this CAS wins (the CAS then fails, and we loop). */
+            /* A kick: look at the timers again.  seq_cst, and the fence
+             * after it: a kicker whose CAS found our 2 (and so did not
+             * wake us) armed its timer before its own fence; our re-read
+             * of the earliest deadline must follow this reset in the same
+             * Dekker order as P1/P3.  A waker's 1 racing this CAS wins
+             * (the CAS fails, and we loop). */
             atomic_compare_exchange_strong_explicit(
-                &w->wake, &word, 0, memory_order_relaxed,
+                &w->wake, &word, 0, memory_order_seq_cst,
                 memory_order_relaxed);
+            atomic_thread_fence(memory_order_seq_cst);
             continue;
         }
         due = bcl__loop_running(w->loop) ? bcl__timer_earliest(&w->timers)
@@ -227,23 +237,37 @@ void
 bcl__park_wake_one(struct bcl_loop *loop)
 {
     struct bcl__park *p = &loop->park;
-    uint32_t zero = 0;
 
-    /* W2: the caller's publication (W1) before our loads; pairs with P3. */
-    atomic_thread_fence(memory_order_seq_cst);
-    /* W3.  relaxed loads are enough after the fence. */
-    if (atomic_load_explicit(&loop->running, memory_order_relaxed) == 0 ||
-        atomic_load_explicit(&p->nspinning, memory_order_relaxed) != 0 ||
-        atomic_load_explicit(&p->nidle, memory_order_relaxed) == 0)
-        return;
-    /* W4: become the one waker; the woken worker is counted spinning.
-     * seq_cst: ordered with P2/P4 of parkers. */
-    if (!atomic_compare_exchange_strong_explicit(&p->nspinning, &zero, 1,
-                                                 memory_order_seq_cst,
-                                                 memory_order_relaxed))
-        return;
-    if (!park_wake_some(loop))
+    for (;;) {
+        uint32_t zero = 0;
+
+        /* W2: the caller's publication (W1) before our loads; pairs with
+         * P3. */
+        atomic_thread_fence(memory_order_seq_cst);
+        /* W3.  relaxed loads are enough after the fence. */
+        if (atomic_load_explicit(&loop->running, memory_order_relaxed) == 0 ||
+            atomic_load_explicit(&p->nspinning, memory_order_relaxed) != 0 ||
+            atomic_load_explicit(&p->nidle, memory_order_relaxed) == 0)
+            return;
+        /* W4: become the one waker; the woken worker is counted spinning.
+         * seq_cst: ordered with P2/P4 of parkers. */
+        if (!atomic_compare_exchange_strong_explicit(
+                &p->nspinning, &zero, 1, memory_order_seq_cst,
+                memory_order_relaxed))
+            return;
+        if (park_wake_some(loop))
+            return;
+        /* Nobody was idle after all: undo.  While our 1 stood in
+         * nspinning, another waker may have skipped its wake-up (W3),
+         * trusting a searcher that does not exist, and a worker may have
+         * parked since without seeing that waker's work (its P4 can come
+         * before that work was visible).  So look again (W5): the other
+         * waker's work was published before it read our 1, hence before
+         * our decrement, hence before anything a worker parking from now
+         * on re-checks; a worker already parked is on the idle list, and
+         * we wake it. */
         atomic_fetch_sub_explicit(&p->nspinning, 1, memory_order_seq_cst);
+    }
 }
 
 void

@@ -191,18 +191,22 @@ bcl__wait_until(struct bcl__waiter *w, uint64_t deadline)
 }
 
 bool
-bcl__waiter_resolve(struct bcl__waiter *w, enum bcl__wait_state to)
+bcl__waiter_claim(struct bcl__waiter *w, enum bcl__wait_state to)
 {
     uint32_t expected = BCL__WAIT_WAITING;
-    struct bcl_task *task;
 
     /* acq_rel: the one CAS that decides the outcome; release publishes
      * the resolver's writes (e.g. a handed-over item) to the waiter. */
-    if (!atomic_compare_exchange_strong_explicit(&w->state, &expected, to,
-                                                 memory_order_acq_rel,
-                                                 memory_order_relaxed))
-        return false;
-    task = w->task;
+    return atomic_compare_exchange_strong_explicit(&w->state, &expected, to,
+                                                   memory_order_acq_rel,
+                                                   memory_order_relaxed);
+}
+
+void
+bcl__waiter_wake(struct bcl__waiter *w)
+{
+    struct bcl_task *task = w->task;
+
     if (task != NULL) {
         bcl__task_resume(task);
     } else {
@@ -212,6 +216,14 @@ bcl__waiter_resolve(struct bcl__waiter *w, enum bcl__wait_state to)
         atomic_store_explicit(&w->parked, 1, memory_order_release);
         bcl__futex_wake(&w->parked, 1);
     }
+}
+
+bool
+bcl__waiter_resolve(struct bcl__waiter *w, enum bcl__wait_state to)
+{
+    if (!bcl__waiter_claim(w, to))
+        return false;
+    bcl__waiter_wake(w);
     return true;
 }
 

@@ -83,6 +83,13 @@ enum bcl__wait_state bcl__wait_until(struct bcl__waiter *w,
  * except for bcl__waiter_release, see "Lifetime"). */
 bool bcl__waiter_resolve(struct bcl__waiter *w, enum bcl__wait_state to);
 
+/* The two halves of bcl__waiter_resolve, for wakers that must finish with
+ * the structure the waiter was found in before the waiter runs again (a
+ * mutex hand-off, then the list unlock, then the resume): a claimed waiter
+ * cannot return before bcl__waiter_wake, so its frame stays valid. */
+bool bcl__waiter_claim(struct bcl__waiter *w, enum bcl__wait_state to);
+void bcl__waiter_wake(struct bcl__waiter *w);
+
 /* A waker's last touch of a waiter whose resolve it lost. */
 static inline void
 bcl__waiter_release(struct bcl__waiter *w)

@@ -122,6 +122,11 @@ void bcl__task_finish(struct bcl__worker *w, struct bcl_task *t);
 void bcl__task_host_inline(struct bcl_task *host, struct bcl_task *child);
 void bcl__task_unhost_inline(struct bcl_task *host, struct bcl_task *child);
 
+/* bcl_join_timeout, also saying whether the handle was released (the
+ * record collected): a -ECANCELED may be the task's own status (released)
+ * or the caller's cancellation (kept).  join.c. */
+int bcl__join(struct bcl_task *t, void **result, uint64_t ns, bool *released);
+
 /* True if t or its loop asked for cancellation (checked at suspension
  * points and before a task starts). */
 bool bcl__task_cancel_requested(const struct bcl_task *t);

@@ -105,10 +105,10 @@ bcl__time_orphan(struct bcl__timer_node *node)
 {
     struct bcl_timer *t = bcl__container_of(node, struct bcl_timer, node);
 
+    /* heap_clear left it IDLE, its heap pointer cleared: a handle's
+     * bcl_timer_cancel just frees it. */
     if (t->self_owned)
         free(t);
-    else
-        node->heap = NULL; /* its bcl_timer_cancel just frees it */
 }
 
 /* The worker whose heap takes a new timer of `loop`. */
@@ -182,8 +182,9 @@ bcl_timer_cancel(bcl_timer *t)
 
     if (t == NULL)
         return -EINVAL;
-    if (w != NULL && t->node.heap == &w->timers &&
-        w->timers.firing == &t->node) {
+    /* From its own callback (only the owner's thread can see itself in
+     * `firing`). */
+    if (w != NULL && w->timers.firing == &t->node) {
         t->cancelled = true; /* from its own callback: freed on return */
         return 0;
     }
@@ -238,9 +239,14 @@ bcl_gather(bcl_task **tasks, size_t n, void **results)
         return -EINVAL;
     for (size_t i = 0; i < n; i++) {
         void *result = NULL;
-        int rc = tasks[i] != NULL ? bcl_join(tasks[i], &result) : -EINVAL;
+        bool released = false;
+        int rc = tasks[i] != NULL
+                     ? bcl__join(tasks[i], &result, BCL_FOREVER, &released)
+                     : -EINVAL;
 
-        if (rc == -ECANCELED && bcl__cancel_pending()) {
+        if (results != NULL)
+            results[i] = result;
+        if (rc == -ECANCELED && !released) {
             /* We are cancelled: the handles cannot be joined any more.
              * Release them so nothing leaks; their results are lost. */
             for (size_t j = i; j < n; j++) {
@@ -251,8 +257,6 @@ bcl_gather(bcl_task **tasks, size_t n, void **results)
             }
             return -ECANCELED;
         }
-        if (results != NULL)
-            results[i] = result;
         if (rc != 0 && first == 0)
             first = rc;
     }

@@ -116,6 +116,9 @@ heap_remove(struct bcl__timer_heap *h, struct bcl__timer_node *node)
             heap_sift_down(h, i);
     }
     node->state = BCL__TIMER_IDLE;
+    /* release: our writes to the node come before a disarmer's acquire
+     * load that sees NULL (its frame may go right after). */
+    atomic_store_explicit(&node->heap, NULL, memory_order_release);
     heap_update_earliest(h);
 }
 
@@ -134,7 +137,8 @@ heap_push(struct bcl__timer_heap *h, struct bcl__timer_node *node,
     }
     node->deadline = deadline;
     node->state = BCL__TIMER_ARMED;
-    node->heap = h;
+    /* relaxed: under the lock; see bcl__timer_disarm. */
+    atomic_store_explicit(&node->heap, h, memory_order_relaxed);
     heap_place(h, h->n++, node);
     heap_sift_up(h, node->slot);
     heap_update_earliest(h);
@@ -161,24 +165,27 @@ bcl__timer_arm(struct bcl__timer_heap *h, struct bcl__timer_node *node,
 bool
 bcl__timer_disarm(struct bcl__timer_node *node)
 {
-    struct bcl__timer_heap *h = node->heap;
     struct bcl__spin spin;
 
-    if (h == NULL)
-        return false; /* never armed */
     bcl__spin_init(&spin);
     for (;;) {
+        /* acquire: NULL means the owner is done with the node (pairs with
+         * the release stores of NULL); otherwise a guess checked under
+         * that heap's lock below (a node changes heap only under it). */
+        struct bcl__timer_heap *h =
+            atomic_load_explicit(&node->heap, memory_order_acquire);
+
+        if (h == NULL)
+            return false; /* IDLE: never armed, or fired */
         bcl__spinlock_lock(&h->lock);
-        if (node->state == BCL__TIMER_ARMED) {
-            heap_remove(h, node);
-            bcl__spinlock_unlock(&h->lock);
-            return true;
+        if (atomic_load_explicit(&node->heap, memory_order_relaxed) == h) {
+            if (node->state == BCL__TIMER_ARMED) {
+                heap_remove(h, node);
+                bcl__spinlock_unlock(&h->lock);
+                return true;
+            }
+            /* FIRING on the owner: wait for its fire to return. */
         }
-        if (node->state == BCL__TIMER_IDLE) {
-            bcl__spinlock_unlock(&h->lock);
-            return false;
-        }
-        /* FIRING on the owner: wait for its fire to return. */
         bcl__spinlock_unlock(&h->lock);
         bcl__spin_once(&spin);
     }
@@ -199,6 +206,8 @@ bcl__timer_expire(struct bcl__timer_heap *h, uint64_t now)
         node = h->nodes[0];
         heap_remove(h, node);
         node->state = BCL__TIMER_FIRING;
+        /* relaxed: under the lock; a disarm waits while it sees h here. */
+        atomic_store_explicit(&node->heap, h, memory_order_relaxed);
         bcl__spinlock_unlock(&h->lock);
 
         h->firing = node;
@@ -211,8 +220,11 @@ bcl__timer_expire(struct bcl__timer_heap *h, uint64_t now)
          * release the lock.  Re-arming cannot need memory: the node's own
          * place was freed when it was popped, unless other arms took it. */
         if (next == 0 || next == BCL__TIMER_RELEASE ||
-            heap_push(h, node, next) != 0)
+            heap_push(h, node, next) != 0) {
             node->state = BCL__TIMER_IDLE;
+            /* release: the last touch; see heap_remove. */
+            atomic_store_explicit(&node->heap, NULL, memory_order_release);
+        }
         bcl__spinlock_unlock(&h->lock);
         if (next == BCL__TIMER_RELEASE)
             node->release(node);

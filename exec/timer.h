@@ -56,7 +56,10 @@ struct bcl__timer_node {
     uint64_t deadline;               /* under the heap lock */
     uint32_t slot;                   /* index in the heap while ARMED */
     enum bcl__timer_state state;     /* under the heap lock */
-    struct bcl__timer_heap *heap;    /* set by arm; immutable after */
+    /* The heap the node is ARMED or FIRING in, NULL when IDLE: written
+     * under that heap's lock, read without it by disarm (then re-checked
+     * under the lock), so a handle outlives its loop once it is idle. */
+    _Atomic(struct bcl__timer_heap *) heap;
     bcl__timer_fire_fn fire;         /* immutable */
     void (*release)(struct bcl__timer_node *node); /* immutable; or NULL */
 };
@@ -79,7 +82,8 @@ bcl__timer_node_init(struct bcl__timer_node *node, bcl__timer_fire_fn fire,
                      void (*release)(struct bcl__timer_node *node))
 {
     node->state = BCL__TIMER_IDLE;
-    node->heap = NULL;
+    /* relaxed: the node is not shared yet. */
+    atomic_store_explicit(&node->heap, NULL, memory_order_relaxed);
     node->fire = fire;
     node->release = release;
 }

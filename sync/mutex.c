@@ -90,12 +90,14 @@ mutex_set_owner(bcl_mutex *m)
     atomic_store_explicit(&m->owner, mutex_caller(), memory_order_relaxed);
 }
 
-/* Under the list lock, state == 1 held for the next owner: resume the
- * oldest waiter still waiting.  False when there is none. */
-static bool
+/* Under the list lock, state == 1 held for the next owner: claim the
+ * oldest waiter still waiting (NULL when there is none).  The caller
+ * resumes it after unlocking the list: its last touch of the mutex, which
+ * the new owner may free as soon as it runs. */
+static struct bcl__wait_entry *
 mutex_handoff_locked(bcl_mutex *m)
 {
-    return bcl__waitlist_wake_locked(&m->waiters, 1, NULL) == 1;
+    return bcl__waitlist_claim_locked(&m->waiters, 1);
 }
 
 int
@@ -195,6 +197,7 @@ bcl_mutex_lock_timeout(bcl_mutex *m, uint64_t ns)
 int
 bcl_mutex_unlock(bcl_mutex *m)
 {
+    struct bcl__wait_entry *next = NULL;
     uint32_t expected = 0;
 
     if (m == NULL)
@@ -209,12 +212,14 @@ bcl_mutex_unlock(bcl_mutex *m)
 
     if (bcl__unlikely(bcl__waitlist_has_waiters(&m->waiters))) { /* U1 */
         bcl__waitlist_lock(&m->waiters);
-        if (!mutex_handoff_locked(m))
+        next = mutex_handoff_locked(m);
+        if (next == NULL)
             /* release: nobody left to hand to (all resolved elsewhere);
              * later waiters link under the lock we hold, so they see it;
              * pairs with the CAS in bcl_mutex_trylock() and W2. */
             atomic_store_explicit(&m->state, 0, memory_order_release);
         bcl__waitlist_unlock(&m->waiters);
+        bcl__waitlist_resume(next);
         return 0;
     }
     /* seq_cst: U2, frees the mutex (release: publishes the critical
@@ -228,10 +233,11 @@ bcl_mutex_unlock(bcl_mutex *m)
             atomic_compare_exchange_strong_explicit(
                 &m->state, &expected, 1, memory_order_acquire,
                 memory_order_relaxed) &&
-            !mutex_handoff_locked(m))
+            (next = mutex_handoff_locked(m)) == NULL)
             /* release: as in the U1 branch, nobody to hand to. */
             atomic_store_explicit(&m->state, 0, memory_order_release);
         bcl__waitlist_unlock(&m->waiters);
+        bcl__waitlist_resume(next);
     }
     return 0;
 }

@@ -21,9 +21,9 @@
  * order: either the getter's tail load comes after the putter's CAS (the
  * re-check sees the claimed item and waits out its write) or the putter's
  * count load comes after the getter's increment (the putter wakes it).
- * The waker pops the entry under the list lock, which the getter held
+ * The waker claims the entry under the list lock, which the getter held
  * from before its increment until after its re-check, so the wake cannot
- * slip between; it resolves the entry after dropping the lock.
+ * slip between; it resumes the getter after dropping the lock.
  *
  * A woken waiter is not handed the item: it retries (so a batch getter can
  * take several, and nothing is lost if it is cancelled later).  A caller
@@ -383,11 +383,13 @@ bcl_queue_close(bcl_queue *q)
      * re-checks after the mark (it was set before we took the lock).
      * Both lists are emptied before anyone is resumed: after the first
      * resolve we do not touch the queue, which a woken caller may free. */
-    struct bcl__wait_entry *getters = bcl__waitlist_take_all(&q->getters);
-    struct bcl__wait_entry *putters = bcl__waitlist_take_all(&q->putters);
+    struct bcl__wait_entry *getters = bcl__waitlist_claim(&q->getters,
+                                                          SIZE_MAX);
+    struct bcl__wait_entry *putters = bcl__waitlist_claim(&q->putters,
+                                                          SIZE_MAX);
 
-    bcl__waitlist_resolve_chain(getters);
-    bcl__waitlist_resolve_chain(putters);
+    bcl__waitlist_resume(getters);
+    bcl__waitlist_resume(putters);
     return 0;
 }
 

@@ -83,12 +83,13 @@ sem_give(bcl_sem *s)
     return 0;
 }
 
-/* Under the list lock, a permit set aside for the next waiter: resume the
- * oldest waiter still waiting.  False when there is none. */
-static bool
+/* Under the list lock, a permit set aside for the next waiter: claim the
+ * oldest waiter still waiting (NULL when there is none).  The caller
+ * resumes it after unlocking: the waiter may free the semaphore at once. */
+static struct bcl__wait_entry *
 sem_handoff_locked(bcl_sem *s)
 {
-    return bcl__waitlist_wake_locked(&s->waiters, 1, NULL) == 1;
+    return bcl__waitlist_claim_locked(&s->waiters, 1);
 }
 
 int
@@ -167,14 +168,17 @@ bcl_sem_acquire_timeout(bcl_sem *s, uint64_t ns)
 int
 bcl_sem_release(bcl_sem *s)
 {
+    struct bcl__wait_entry *next = NULL;
     int rc;
 
     if (s == NULL)
         return -EINVAL;
     if (bcl__unlikely(bcl__waitlist_has_waiters(&s->waiters))) { /* R1 */
         bcl__waitlist_lock(&s->waiters);
-        rc = sem_handoff_locked(s) ? 0 : sem_give(s);
+        next = sem_handoff_locked(s);
+        rc = next != NULL ? 0 : sem_give(s);
         bcl__waitlist_unlock(&s->waiters);
+        bcl__waitlist_resume(next);
         return rc;
     }
     rc = sem_give(s); /* R2 */
@@ -184,10 +188,11 @@ bcl_sem_release(bcl_sem *s)
         bcl__waitlist_lock(&s->waiters);
         /* Take a permit back (ours, or one released since) for the
          * waiter; if nobody is left to take it, return it. */
-        if (s->waiters.first != NULL &&
-            sem_take(s, memory_order_acquire) && !sem_handoff_locked(s))
+        if (s->waiters.first != NULL && sem_take(s, memory_order_acquire) &&
+            (next = sem_handoff_locked(s)) == NULL)
             sem_give(s); /* cannot be full: we just took one */
         bcl__waitlist_unlock(&s->waiters);
+        bcl__waitlist_resume(next);
     }
     return 0;
 }

@@ -74,71 +74,53 @@ bcl__waitlist_unlink(struct bcl__waitlist *wl, struct bcl__wait_entry *e)
     atomic_fetch_sub_explicit(&wl->count, 1, memory_order_relaxed);
 }
 
-size_t
-bcl__waitlist_wake_locked(struct bcl__waitlist *wl, size_t n, void *data)
-{
-    size_t woken = 0;
-
-    while (woken < n && wl->first != NULL) {
-        struct bcl__wait_entry *e = wl->first;
-
-        bcl__waitlist_unlink(wl, e);
-        if (data != NULL)
-            e->waiter.data = data; /* published by the resolve CAS */
-        /* A waiter already resolved (timed out, cancelled) is skipped:
-         * it will find itself unlinked and not need the list again. */
-        if (bcl__waiter_resolve(&e->waiter, BCL__WAIT_WOKEN))
-            woken++;
-        else
-            bcl__waiter_release(&e->waiter); /* see bcl__waitlist_wake */
-    }
-    return woken;
-}
-
-/* Under the lock: unlink up to n entries from the front into a chain
- * (through their `next`), in FIFO order. */
-static struct bcl__wait_entry *
-waitlist_take(struct bcl__waitlist *wl, size_t n)
+struct bcl__wait_entry *
+bcl__waitlist_claim_locked(struct bcl__waitlist *wl, size_t n)
 {
     struct bcl__wait_entry *chain = NULL, **tail = &chain;
+    size_t claimed = 0;
 
-    while (n-- > 0 && wl->first != NULL) {
+    while (claimed < n && wl->first != NULL) {
         struct bcl__wait_entry *e = wl->first;
 
         bcl__waitlist_unlink(wl, e);
+        if (!bcl__waiter_claim(&e->waiter, BCL__WAIT_WOKEN)) {
+            /* Resolved by a timeout or a cancel: it waits for this
+             * before leaving (bcl__waitlist_wait_until_locked), and the
+             * wake goes to the next entry. */
+            bcl__waiter_release(&e->waiter);
+            continue;
+        }
         e->next = NULL;
         *tail = e;
         tail = &e->next;
+        claimed++;
     }
     return chain;
 }
 
 struct bcl__wait_entry *
-bcl__waitlist_take_all(struct bcl__waitlist *wl)
+bcl__waitlist_claim(struct bcl__waitlist *wl, size_t n)
 {
     struct bcl__wait_entry *chain;
 
     bcl__waitlist_lock(wl);
-    chain = waitlist_take(wl, SIZE_MAX);
+    chain = bcl__waitlist_claim_locked(wl, n);
     bcl__waitlist_unlock(wl);
     return chain;
 }
 
 size_t
-bcl__waitlist_resolve_chain(struct bcl__wait_entry *chain)
+bcl__waitlist_resume(struct bcl__wait_entry *chain)
 {
     size_t woken = 0;
 
     while (chain != NULL) {
-        /* Read the link first: a resolved waiter may leave at once. */
+        /* Read the link first: a resumed waiter may leave at once. */
         struct bcl__wait_entry *next = chain->next;
 
-        if (bcl__waiter_resolve(&chain->waiter, BCL__WAIT_WOKEN))
-            woken++;
-        else
-            /* Resolved by a timeout or a cancel: its waiter waits for
-             * this before leaving (bcl__waitlist_wait_until_locked). */
-            bcl__waiter_release(&chain->waiter);
+        bcl__waiter_wake(&chain->waiter);
+        woken++;
         chain = next;
     }
     return woken;
@@ -147,24 +129,9 @@ bcl__waitlist_resolve_chain(struct bcl__wait_entry *chain)
 size_t
 bcl__waitlist_wake(struct bcl__waitlist *wl, size_t n)
 {
-    size_t woken = 0;
-
-    while (woken < n) {
-        struct bcl__wait_entry *chain;
-
-        bcl__waitlist_lock(wl);
-        chain = waitlist_take(wl, n - woken);
-        bcl__waitlist_unlock(wl);
-        if (chain == NULL)
-            break;
-        /* From here on the list is not touched again unless a waiter we
-         * took had timed out or been cancelled and we owe its wake to the
-         * next one: a caller woken last may free the structure at once. */
-        woken += bcl__waitlist_resolve_chain(chain);
-        if (n == SIZE_MAX)
-            break; /* wake-all: later arrivals re-check for themselves */
-    }
-    return woken;
+    /* Claimed under one lock, resumed after it: once the first waiter
+     * runs, the list (and what holds it) is not touched again. */
+    return bcl__waitlist_resume(bcl__waitlist_claim(wl, n));
 }
 
 enum bcl__wait_state

@@ -4,22 +4,21 @@
  *
  * A waiting caller links an entry (living in its own frame) under the
  * list's lock, re-checks its condition still under the lock, and only
- * then unlocks and suspends.  A waker pops entries under the same lock and
- * resolves each (exec/suspend.h); an entry whose waiter was already
- * resolved by someone else (a timeout, a cancellation) is skipped and the
- * wake goes to the next, so a wake-up is never swallowed.
+ * then unlocks and suspends.
  *
- * Two ways to wake:
- *   - bcl__waitlist_wake_locked resolves under the lock: for hand-offs
- *     (mutex, semaphore) where the decision and the resolve must be one
- *     atomic step with respect to other lockers;
- *   - bcl__waitlist_wake pops under the lock but resolves after dropping
- *     it, so the lock is never held across a task resume or a futex wake.
- *     An entry popped that way may still be read by its waker after the
- *     unlock; its waiter, if something else resolved it first, finds the
- *     entry unlinked and waits for the waker's bcl__waiter_release before
- *     leaving the frame (bcl__waitlist_wait_locked does this).  A waiter
- *     the waker resolved is never touched again by the waker.
+ * A waker works in two steps.  Under the lock it unlinks entries and
+ * *claims* each (the waiter's one CAS, WAITING -> WOKEN, exec/suspend.h);
+ * an entry whose waiter was already resolved by someone else (a timeout, a
+ * cancellation) is released and skipped, and the wake goes to the next
+ * one, so a wake-up is never swallowed.  After its last touch of the
+ * structure -- a mutex hand-off decided under the lock, the unlock itself
+ * -- it *resumes* the claimed waiters.  A claimed waiter cannot return
+ * before it is resumed, so its entry stays valid until then, and once the
+ * first waiter runs nothing touches the list again: a woken caller may
+ * free the mutex, semaphore or queue at once.  A waiter resolved by a
+ * timeout or a cancel finds its entry unlinked if a waker took it, and
+ * waits for that waker's bcl__waiter_release before leaving its frame
+ * (bcl__waitlist_wait_until_locked).
  *
  * `count` mirrors the number of linked entries so that fast paths can ask
  * "is anyone waiting?" with one load, without the lock.  The handshake that
@@ -29,7 +28,7 @@
  * "The queue".
  *
  * Context: any thread or task.  The lock is held only for list surgery and
- * the resolves (which never block), never across a suspension.
+ * claims (a CAS each), never across a resume or a suspension.
  */
 #ifndef BCL_SYNC_WAITLIST_H
 #define BCL_SYNC_WAITLIST_H
@@ -84,21 +83,24 @@ void bcl__waitlist_link(struct bcl__waitlist *wl, struct bcl__wait_entry *e,
 /* Under the lock: unlink e if it is linked. */
 void bcl__waitlist_unlink(struct bcl__waitlist *wl, struct bcl__wait_entry *e);
 
-/* Under the lock: pop and resolve (WOKEN) entries from the front until
- * `n` were woken or the list is empty; returns how many were woken.
- * `data`, if not NULL, is stored in each woken waiter before it resumes. */
-size_t bcl__waitlist_wake_locked(struct bcl__waitlist *wl, size_t n,
-                                 void *data);
+/* Under the lock: unlink entries from the front and claim each (WOKEN,
+ * exec/suspend.h) until `n` are claimed or the list is empty; entries
+ * already resolved by a timeout or a cancel are released and skipped.
+ * Returns the claimed entries, chained through `next` in FIFO order: the
+ * caller resumes them with bcl__waitlist_resume() after its last touch of
+ * the structure (a hand-off decision, the list unlock). */
+struct bcl__wait_entry *bcl__waitlist_claim_locked(struct bcl__waitlist *wl,
+                                                   size_t n);
+/* The same, taking and dropping the lock. */
+struct bcl__wait_entry *bcl__waitlist_claim(struct bcl__waitlist *wl,
+                                            size_t n);
+/* Resume a claimed chain; returns how many.  No lock. */
+size_t bcl__waitlist_resume(struct bcl__wait_entry *chain);
 
-/* Wake up to n (SIZE_MAX: all), resolving outside the lock (see above).
- * Once the last waiter is resolved the list is not touched again, so a
- * woken caller may free the structure that holds it at once. */
+/* Claim up to n (SIZE_MAX: all) and resume them: once the first waiter
+ * runs the list is not touched again, so a woken caller may free the
+ * structure that holds it at once. */
 size_t bcl__waitlist_wake(struct bcl__waitlist *wl, size_t n);
-
-/* The two halves, for waking several lists before resolving any (close):
- * unlink every entry under the lock, then resolve a chain (no lock). */
-struct bcl__wait_entry *bcl__waitlist_take_all(struct bcl__waitlist *wl);
-size_t bcl__waitlist_resolve_chain(struct bcl__wait_entry *chain);
 
 /* Suspend on an entry the caller linked and whose condition it re-checked,
  * both under the lock: call with the lock held; returns with the lock

@@ -53,6 +53,7 @@ TEST(queue_stress_unbounded)
 TEST(queue_stress_cap1_many)
 TEST(queue_stress_cap64_many)
 TEST(queue_stress_unbounded_many)
+TEST(queue_stress_thread_fed_w1)        /* 8 producer threads, 8 consumer tasks, 1 worker */
 TEST(sync_bad_input)
 TEST(mutex_errors)                      /* -EPERM, -EBUSY, free while waited */
 TEST(mutex_contention_count)            /* 8 tasks on 2 workers + 4 threads */

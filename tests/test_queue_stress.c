@@ -199,6 +199,56 @@ stress_run(size_t capacity, bool batched)
     return 0;
 }
 
+
+/* --- plain-thread producers, task consumers, one worker ----------------- */
+
+/* Every consumer is a task resumed by a plain thread: the shape that once
+ * lost a worker wake-up (a failed waker's transient spinner count hid
+ * another waker's work from a worker that was parking; park.c, W5). */
+static void *
+thread_fed_main(void *arg)
+{
+    bcl_task *tasks[CONSUMERS];
+
+    (void)arg;
+    for (int i = 0; i < CONSUMERS; i++)
+        if (bcl_spawn(&tasks[i], consumer, &consumers[i]) != 0)
+            abort();
+    for (int i = 0; i < CONSUMERS; i++)
+        bcl_join(tasks[i], NULL);
+    return NULL;
+}
+
+int
+test_queue_stress_thread_fed_w1(void)
+{
+    bcl_config cfg = { .workers = 1 };
+    struct stress s = { .batched = false };
+    pthread_t threads[PRODUCERS];
+    bcl_loop *loop;
+
+    s.seen = calloc(TOTAL, sizeof *s.seen);
+    CHECK(s.seen != NULL);
+    atomic_store(&s.producers_left, PRODUCERS);
+    CHECK_EQ(bcl_queue_new(&s.q, 1024), 0);
+    CHECK_EQ(bcl_loop_new(&loop, &cfg), 0);
+    for (int i = 0; i < PRODUCERS; i++)
+        producers[i] = (struct role){ &s, (uint64_t)i };
+    for (int i = 0; i < CONSUMERS; i++)
+        consumers[i] = (struct role){ &s, (uint64_t)i };
+    for (int i = 0; i < PRODUCERS; i++)
+        CHECK_EQ(pthread_create(&threads[i], NULL, producer, &producers[i]),
+                 0);
+    CHECK_EQ(bcl_run_until_complete(loop, thread_fed_main, NULL, NULL), 0);
+    for (int i = 0; i < PRODUCERS; i++)
+        CHECK_EQ(pthread_join(threads[i], NULL), 0);
+    CHECK_EQ(atomic_load(&s.failed), 0);
+    CHECK_EQ(atomic_load(&s.got), TOTAL);
+    CHECK_EQ(bcl_loop_free(loop), 0);
+    CHECK_EQ(bcl_queue_free(s.q), 0);
+    free(s.seen);
+    return 0;
+}
 int test_queue_stress_cap1(void) { return stress_run(1, false); }
 int test_queue_stress_cap64(void) { return stress_run(64, false); }
 int test_queue_stress_unbounded(void) { return stress_run(0, false); }
