@@ -2,10 +2,12 @@
  * exec/timer.c - the per-worker 4-ary timer heap (node life cycle and
  * locking in timer.h).
  *
- * Heap order: nodes[i]->deadline <= each of nodes[4i+1 .. 4i+4]; every
- * ARMED node knows its index (`slot`) so disarm is O(log n) without a
- * search.  A 4-ary heap is shallower than a binary one (half the levels)
- * and its four children share a cache line of pointers.
+ * Heap order: slots[i].deadline <= each of slots[4i+1 .. 4i+4].deadline;
+ * every ARMED node knows its index (`slot`) so disarm is O(log n) without
+ * a search.  A 4-ary heap is shallower than a binary one (half the
+ * levels), and with the deadlines stored in the array (16-byte slots) its
+ * four children share one cache line: a sift touches one line per level
+ * and never the nodes themselves, which live in task stacks.
  */
 #include "timer.h"
 
@@ -28,7 +30,7 @@ bcl__now_ns(void)
 int
 bcl__timer_heap_init(struct bcl__timer_heap *h)
 {
-    h->nodes = NULL;
+    h->slots = NULL;
     h->n = h->cap = 0;
     h->firing = NULL;
     /* relaxed: published with the worker that embeds the heap. */
@@ -40,56 +42,56 @@ bcl__timer_heap_init(struct bcl__timer_heap *h)
 void
 bcl__timer_heap_destroy(struct bcl__timer_heap *h)
 {
-    free(h->nodes);
-    h->nodes = NULL;
+    free(h->slots);
+    h->slots = NULL;
 }
 
 /* --- heap surgery, all under h->lock ----------------------------------- */
 
 static void
-heap_place(struct bcl__timer_heap *h, uint32_t i, struct bcl__timer_node *node)
+heap_place(struct bcl__timer_heap *h, uint32_t i, struct bcl__timer_slot slot)
 {
-    h->nodes[i] = node;
-    node->slot = i;
+    h->slots[i] = slot;
+    slot.node->slot = i;
 }
 
 static void
 heap_sift_up(struct bcl__timer_heap *h, uint32_t i)
 {
-    struct bcl__timer_node *node = h->nodes[i];
+    struct bcl__timer_slot moving = h->slots[i];
 
     while (i > 0) {
         uint32_t parent = (i - 1) / HEAP_ARITY;
 
-        if (h->nodes[parent]->deadline <= node->deadline)
+        if (h->slots[parent].deadline <= moving.deadline)
             break;
-        heap_place(h, i, h->nodes[parent]);
+        heap_place(h, i, h->slots[parent]);
         i = parent;
     }
-    heap_place(h, i, node);
+    heap_place(h, i, moving);
 }
 
 static void
 heap_sift_down(struct bcl__timer_heap *h, uint32_t i)
 {
-    struct bcl__timer_node *node = h->nodes[i];
+    struct bcl__timer_slot moving = h->slots[i];
 
     for (;;) {
         uint32_t first = i * HEAP_ARITY + 1, best = i;
-        uint64_t best_deadline = node->deadline;
+        uint64_t best_deadline = moving.deadline;
 
         for (uint32_t c = first; c < first + HEAP_ARITY && c < h->n; c++) {
-            if (h->nodes[c]->deadline < best_deadline) {
+            if (h->slots[c].deadline < best_deadline) {
                 best = c;
-                best_deadline = h->nodes[c]->deadline;
+                best_deadline = h->slots[c].deadline;
             }
         }
         if (best == i)
             break;
-        heap_place(h, i, h->nodes[best]);
+        heap_place(h, i, h->slots[best]);
         i = best;
     }
-    heap_place(h, i, node);
+    heap_place(h, i, moving);
 }
 
 static void
@@ -98,7 +100,7 @@ heap_update_earliest(struct bcl__timer_heap *h)
     /* relaxed: a hint for the owner (see bcl__timer_earliest); the lock
      * orders it for anyone who reads the heap itself. */
     atomic_store_explicit(&h->earliest,
-                          h->n ? h->nodes[0]->deadline : UINT64_MAX,
+                          h->n ? h->slots[0].deadline : UINT64_MAX,
                           memory_order_relaxed);
 }
 
@@ -106,11 +108,12 @@ static void
 heap_remove(struct bcl__timer_heap *h, struct bcl__timer_node *node)
 {
     uint32_t i = node->slot;
-    struct bcl__timer_node *last = h->nodes[--h->n];
+    struct bcl__timer_slot last = h->slots[--h->n];
 
-    if (last != node) {
+    if (last.node != node) {
         heap_place(h, i, last);
-        if (i > 0 && h->nodes[(i - 1) / HEAP_ARITY]->deadline > last->deadline)
+        if (i > 0 &&
+            h->slots[(i - 1) / HEAP_ARITY].deadline > last.deadline)
             heap_sift_up(h, i);
         else
             heap_sift_down(h, i);
@@ -128,18 +131,18 @@ heap_push(struct bcl__timer_heap *h, struct bcl__timer_node *node,
 {
     if (h->n == h->cap) {
         uint32_t cap = h->cap ? h->cap * 2 : HEAP_FIRST_CAP;
-        struct bcl__timer_node **nodes = realloc(h->nodes,
-                                                 cap * sizeof *nodes);
-        if (nodes == NULL)
+        struct bcl__timer_slot *slots = realloc(h->slots,
+                                                cap * sizeof *slots);
+        if (slots == NULL)
             return -ENOMEM;
-        h->nodes = nodes;
+        h->slots = slots;
         h->cap = cap;
     }
     node->deadline = deadline;
     node->state = BCL__TIMER_ARMED;
     /* relaxed: under the lock; see bcl__timer_disarm. */
     atomic_store_explicit(&node->heap, h, memory_order_relaxed);
-    heap_place(h, h->n++, node);
+    heap_place(h, h->n++, (struct bcl__timer_slot){ deadline, node });
     heap_sift_up(h, node->slot);
     heap_update_earliest(h);
     return 0;
@@ -157,7 +160,7 @@ bcl__timer_arm(struct bcl__timer_heap *h, struct bcl__timer_node *node,
     BCL__ASSERT(node->state == BCL__TIMER_IDLE);
     rc = heap_push(h, node, deadline);
     if (earliest != NULL)
-        *earliest = rc == 0 && h->nodes[0] == node;
+        *earliest = rc == 0 && h->slots[0].node == node;
     bcl__spinlock_unlock(&h->lock);
     return rc;
 }
@@ -199,11 +202,11 @@ bcl__timer_expire(struct bcl__timer_heap *h, uint64_t now)
         uint64_t next;
 
         bcl__spinlock_lock(&h->lock);
-        if (h->n == 0 || h->nodes[0]->deadline > now) {
+        if (h->n == 0 || h->slots[0].deadline > now) {
             bcl__spinlock_unlock(&h->lock);
             return;
         }
-        node = h->nodes[0];
+        node = h->slots[0].node;
         heap_remove(h, node);
         node->state = BCL__TIMER_FIRING;
         /* relaxed: under the lock; a disarm waits while it sees h here. */
@@ -240,7 +243,7 @@ bcl__timer_heap_clear(struct bcl__timer_heap *h,
 
         bcl__spinlock_lock(&h->lock);
         if (h->n > 0) {
-            node = h->nodes[h->n - 1];
+            node = h->slots[h->n - 1].node;
             heap_remove(h, node);
         }
         bcl__spinlock_unlock(&h->lock);

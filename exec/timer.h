@@ -64,9 +64,17 @@ struct bcl__timer_node {
     void (*release)(struct bcl__timer_node *node); /* immutable; or NULL */
 };
 
+/* A heap slot: the deadline is copied next to the node pointer, so that
+ * sifting compares within the array (four children share a cache line)
+ * instead of chasing nodes that live in task stacks all over memory. */
+struct bcl__timer_slot {
+    uint64_t deadline;
+    struct bcl__timer_node *node;
+};
+
 struct bcl__timer_heap {
     struct bcl__spinlock lock;
-    struct bcl__timer_node **nodes; /* under lock: the 4-ary heap */
+    struct bcl__timer_slot *slots;  /* under lock: the 4-ary heap */
     uint32_t n, cap;                /* under lock */
     /* Earliest deadline (UINT64_MAX when empty): written under the lock,
      * read without it by the owner's scheduling loop and by park. */
