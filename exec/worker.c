@@ -31,6 +31,12 @@ static __thread struct bcl__worker *tls_worker
 #define STACK_TRIM_BATCH 64u
 /* Passes over all victims before a spinning worker parks. */
 #define STEAL_ROUNDS 4u
+/* A searcher (a woken or spinning worker) that finds nothing keeps
+ * looking this long before it parks.  While it does, new work wakes
+ * nobody (park.h, W3): a stream of spawns or resumes arriving every few
+ * microseconds costs no futex wake-up each.  Bounded: an idle loop still
+ * parks within this time. */
+#define SEARCH_GRACE_NS 4000u
 
 __attribute__((noinline)) struct bcl__worker *
 bcl__worker_current(void)
@@ -181,6 +187,12 @@ worker_steal(struct bcl__worker *w)
 {
     struct bcl_loop *loop = w->loop;
     unsigned n = loop->nworkers;
+    /* Early in a search grace, leave a victim's only task to its owner,
+     * which pops it within nanoseconds (a chain of spawns, a task it just
+     * woke): stealing it would only move the work to another core.  Later
+     * in the grace, take it (its owner may be busy for long). */
+    bool take_lone = w->search_until == 0 ||
+                     bcl__now_ns() + SEARCH_GRACE_NS / 2 >= w->search_until;
 
     for (unsigned round = 0; round < STEAL_ROUNDS; round++) {
         unsigned start = bcl__rand_below(&w->rng, n);
@@ -189,7 +201,8 @@ worker_steal(struct bcl__worker *w)
             struct bcl__worker *victim = &loop->workers[(start + i) % n];
             void *item;
 
-            if (victim == w)
+            if (victim == w ||
+                (!take_lone && bcl__deque_size_hint(&victim->dq) < 2))
                 continue;
             bcl__stat_inc(&w->stats.steal_attempts);
             if (bcl__deque_steal(&victim->dq, &item) == BCL__STEAL_OK) {
@@ -244,6 +257,29 @@ worker_expire_timers(struct bcl__worker *w)
     }
 }
 
+/* A searcher that found nothing: true while its grace lasts (it pauses
+ * briefly and searches again), false once it should park. */
+static bool
+worker_keep_searching(struct bcl__worker *w)
+{
+    uint64_t now;
+
+    if (!w->spinning || !bcl__loop_running(w->loop)) {
+        w->search_until = 0;
+        return false;
+    }
+    now = bcl__now_ns();
+    if (w->search_until == 0)
+        w->search_until = now + SEARCH_GRACE_NS;
+    if (now >= w->search_until) {
+        w->search_until = 0;
+        return false;
+    }
+    for (int i = 0; i < 64; i++)
+        ck_pr_stall();
+    return true;
+}
+
 static void
 worker_pin(struct bcl__worker *w)
 {
@@ -284,12 +320,19 @@ worker_main(void *arg)
             t = worker_find(w);
         }
         if (t == NULL) {
+            if (worker_keep_searching(w))
+                continue;
             /* Idle: give back surplus stacks first, a batch at a time,
              * then look for work again before sleeping. */
-            if (!bcl__stack_pool_trim(&w->stacks, STACK_TRIM_BATCH))
+            if (!bcl__stack_pool_trim(&w->stacks, STACK_TRIM_BATCH)) {
                 bcl__park(w);
+                /* Woken (or found work at P4): a search grace starts. */
+                if (w->spinning)
+                    w->search_until = bcl__now_ns() + SEARCH_GRACE_NS;
+            }
             continue;
         }
+        w->search_until = 0;
         bcl__park_found_work(w);
         worker_run(w, t);
     }

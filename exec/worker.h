@@ -66,6 +66,7 @@ struct bcl__worker {
     uint32_t ticks;                /* owner */
     bool take_oldest;              /* owner: a yield just happened */
     bool spinning;                 /* owner: counted in park.nspinning */
+    uint64_t search_until;         /* owner: end of a searcher's grace, ns */
     struct bcl__rand rng;          /* owner */
     struct bcl__stack_pool stacks; /* owner */
     struct bcl_task *free_tasks;   /* owner: free records (task.h) */
