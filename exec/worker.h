@@ -6,13 +6,16 @@
  * scheduling loop runs; tasks switch to that context whenever they
  * suspend, yield or end, and the loop picks the next task:
  *
+ *   0. its due timers (timer.h);
  *   1. every 61st tick: the injection queue first (fairness);
  *   2. after a yield: the oldest task of its own deque (FIFO), so a task
  *      yielding in a loop lets every other queued task run;
  *   3. its own deque, newest first (LIFO: children run first, few stacks);
  *   4. the injection queue;
- *   5. stealing from random victims, if allowed to spin (park.h);
- *   6. park.
+ *   5. stealing from random victims, if allowed to spin (park.h); early in
+ *      a search grace a victim's only task is left to its owner;
+ *   6. a searcher that found nothing keeps searching for a short grace
+ *      (worker.c, SEARCH_GRACE_NS), then parks.
  *
  * The current worker is the only thread-local state of the library,
  * read through bcl__worker_current(), an out-of-line call that is never
