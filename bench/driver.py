@@ -359,15 +359,17 @@ def main():
                             argv.append("quick")
                     began = time.monotonic()
                     status, value, rss = run_once(argv, env)
+                    elapsed = time.monotonic() - began
                     if status == "unsupported":
                         unsupported.add(impl)
-                    elif time.monotonic() - began > SLOW_RUN:
+                    elif elapsed > SLOW_RUN:
                         log(f"  {impl} took over {SLOW_RUN} s: one run only")
                         slow.add(impl)
                     runs.append({"workload": w["name"], "unit": w["unit"],
                                  "workers": n, "impl": impl, "run": k + 1,
                                  "status": status, "value": value,
-                                 "rss_kib": rss})
+                                 "rss_kib": rss,
+                                 "seconds": round(elapsed, 3)})
 
     rows = summarize(runs, workloads, impls, counts)
     print_table(rows, impls, info, args)
