@@ -24,9 +24,10 @@
  *
  * The list lock is released before C2: unlocking m may take m's own list
  * lock to hand m over, and no wait list lock is ever taken under another.
- * It is taken again only to suspend through bcl__waitlist_wait_locked(),
- * which absorbs a wake that came in between (exec/suspend.h) and handles
- * a waiter resolved by a timeout or a cancel.
+ * It is taken again only to suspend through
+ * bcl__waitlist_wait_until_locked(), which absorbs a wake that came in
+ * between (exec/suspend.h) and handles a waiter resolved by a timeout or
+ * a cancel.
  *
  * Invariants:
  *   - on every return but -EINVAL/-EPERM the caller holds m again;

@@ -111,32 +111,25 @@ bcl_event_wait(bcl_event *e)
     return bcl_event_wait_timeout(e, BCL_FOREVER);
 }
 
+/* W2 of the wait: seq_cst, after W1; pairs with S1/S2 in
+ * bcl_event_set(). */
+static bool
+event_ready(void *arg)
+{
+    bcl_event *e = arg;
+
+    return atomic_load_explicit(&e->set, memory_order_seq_cst) != 0;
+}
+
 int
 bcl_event_wait_timeout(bcl_event *e, uint64_t ns)
 {
-    struct bcl__wait_entry entry;
-    enum bcl__wait_state st;
-    int rc;
-
     if (e == NULL)
         return -EINVAL;
     if (bcl_event_is_set(e))
         return 0;
-    if ((rc = bcl__waiter_init(&entry.waiter)) != 0)
-        return rc; /* a timer callback must not block */
-    bcl__waitlist_lock(&e->waiters);
-    bcl__waitlist_link(&e->waiters, &entry, false); /* W1 */
-    /* seq_cst: W2, after W1; pairs with S1/S2 in bcl_event_set(). */
-    if (atomic_load_explicit(&e->set, memory_order_seq_cst) != 0) {
-        bcl__waitlist_unlink(&e->waiters, &entry);
-        bcl__waitlist_unlock(&e->waiters);
-        return 0;
-    }
-    st = bcl__waitlist_wait_until_locked(
-        &e->waiters, &entry, bcl__deadline_after(ns)); /* W3 */
-    if (st != BCL__WAIT_WOKEN)
-        return bcl__wait_status(st);
-    return 0;
+    return bcl__waitlist_wait_unless(&e->waiters, event_ready, e,
+                                     bcl__deadline_after(ns));
 }
 
 size_t

@@ -158,38 +158,33 @@ bcl_mutex_lock(bcl_mutex *m)
     return bcl_mutex_lock_timeout(m, BCL_FOREVER);
 }
 
+/* W2 of the wait: the re-check after W1.  seq_cst: pairs with U2/U3 in
+ * bcl_mutex_unlock() (acquire: takes the last critical section). */
+static bool
+mutex_ready(void *arg)
+{
+    bcl_mutex *m = arg;
+    uint32_t expected = 0;
+
+    return atomic_compare_exchange_strong_explicit(
+        &m->state, &expected, 1, memory_order_seq_cst, memory_order_seq_cst);
+}
+
 int
 bcl_mutex_lock_timeout(bcl_mutex *m, uint64_t ns)
 {
-    struct bcl__wait_entry entry;
-    enum bcl__wait_state st;
     int rc;
-    uint32_t expected = 0;
 
     if (m == NULL)
         return -EINVAL;
     if (bcl__likely(bcl_mutex_trylock(m) == 0))
         return 0;
-    if ((rc = bcl__waiter_init(&entry.waiter)) != 0)
-        return rc; /* a timer callback must not block */
-    bcl__waitlist_lock(&m->waiters);
-    bcl__waitlist_link(&m->waiters, &entry, false); /* W1 */
-    /* seq_cst: W2, the re-check after W1; pairs with U2/U3 in
-     * bcl_mutex_unlock() (acquire: takes the last critical section). */
-    if (atomic_compare_exchange_strong_explicit(&m->state, &expected, 1,
-                                                memory_order_seq_cst,
-                                                memory_order_seq_cst)) {
-        bcl__waitlist_unlink(&m->waiters, &entry);
-        bcl__waitlist_unlock(&m->waiters);
-        mutex_set_owner(m);
-        return 0;
-    }
-    st = bcl__waitlist_wait_until_locked(
-        &m->waiters, &entry, bcl__deadline_after(ns)); /* W3 */
-    if (st != BCL__WAIT_WOKEN)
-        return bcl__wait_status(st);
-    /* Handed over: state stayed 1 for us; the resolve CAS (acq_rel) made
-     * the previous holder's writes visible. */
+    rc = bcl__waitlist_wait_unless(&m->waiters, mutex_ready, m,
+                                   bcl__deadline_after(ns)); /* W1-W3 */
+    if (rc != 0)
+        return rc;
+    /* Taken at W2, or handed over (state stayed 1 for us; the resolve CAS
+     * made the previous holder's writes visible). */
     mutex_set_owner(m);
     return 0;
 }

@@ -474,28 +474,24 @@ queue_all_done(const bcl_queue *q)
     return done == queue_total_put(q);
 }
 
+/* The joiners' re-check (a bcl__waitlist_wait_unless predicate). */
+static bool
+queue_join_ready(void *arg)
+{
+    return queue_all_done(arg);
+}
+
 int
 bcl_queue_join(bcl_queue *q)
 {
-    struct bcl__wait_entry entry;
-    enum bcl__wait_state state;
-    int rc;
-
     if (q == NULL)
         return -EINVAL;
+    /* Woken: look again (more items may have been put meanwhile). */
     while (!queue_all_done(q)) {
-        if ((rc = bcl__waiter_init(&entry.waiter)) != 0)
+        int rc = bcl__waitlist_wait_unless(&q->joiners, queue_join_ready, q,
+                                           UINT64_MAX);
+        if (rc != 0)
             return rc;
-        bcl__waitlist_lock(&q->joiners);
-        bcl__waitlist_link(&q->joiners, &entry, false);
-        if (queue_all_done(q)) {
-            bcl__waitlist_unlink(&q->joiners, &entry);
-            bcl__waitlist_unlock(&q->joiners);
-            break;
-        }
-        state = bcl__waitlist_wait_locked(&q->joiners, &entry);
-        if (state != BCL__WAIT_WOKEN)
-            return bcl__wait_status(state);
     }
     return 0;
 }

@@ -138,31 +138,24 @@ bcl_sem_acquire(bcl_sem *s)
     return bcl_sem_acquire_timeout(s, BCL_FOREVER);
 }
 
+/* A2 of the wait: take a permit, seq_cst (the re-check after A1). */
+static bool
+sem_ready(void *arg)
+{
+    return sem_take(arg, memory_order_seq_cst);
+}
+
 int
 bcl_sem_acquire_timeout(bcl_sem *s, uint64_t ns)
 {
-    struct bcl__wait_entry entry;
-    enum bcl__wait_state st;
-    int rc;
-
     if (s == NULL)
         return -EINVAL;
     if (bcl__likely(sem_take(s, memory_order_acquire)))
         return 0;
-    if ((rc = bcl__waiter_init(&entry.waiter)) != 0)
-        return rc; /* a timer callback must not block */
-    bcl__waitlist_lock(&s->waiters);
-    bcl__waitlist_link(&s->waiters, &entry, false);  /* A1 */
-    if (sem_take(s, memory_order_seq_cst)) {          /* A2 */
-        bcl__waitlist_unlink(&s->waiters, &entry);
-        bcl__waitlist_unlock(&s->waiters);
-        return 0;
-    }
-    st = bcl__waitlist_wait_until_locked(
-        &s->waiters, &entry, bcl__deadline_after(ns)); /* A3 */
-    if (st != BCL__WAIT_WOKEN)
-        return bcl__wait_status(st);
-    return 0; /* handed a permit; the resolve CAS published its writes */
+    /* 0: a permit taken at A2, or handed to us (the resolve CAS published
+     * the releaser's writes). */
+    return bcl__waitlist_wait_unless(&s->waiters, sem_ready, s,
+                                     bcl__deadline_after(ns)); /* A1-A3 */
 }
 
 int

@@ -110,34 +110,27 @@ bcl_waitgroup_wait(bcl_waitgroup *wg)
     return bcl_waitgroup_wait_timeout(wg, BCL_FOREVER);
 }
 
+/* W2 of the wait: seq_cst, after W1; pairs with A1/A2 in
+ * bcl_waitgroup_add(). */
+static bool
+waitgroup_ready(void *arg)
+{
+    bcl_waitgroup *wg = arg;
+
+    return atomic_load_explicit(&wg->count, memory_order_seq_cst) == 0;
+}
+
 int
 bcl_waitgroup_wait_timeout(bcl_waitgroup *wg, uint64_t ns)
 {
-    struct bcl__wait_entry entry;
-    enum bcl__wait_state st;
-    int rc;
-
     if (wg == NULL)
         return -EINVAL;
     /* acquire: pairs with the CAS in bcl_waitgroup_add(); we see the
      * work of everyone whose done brought the count to 0. */
     if (atomic_load_explicit(&wg->count, memory_order_acquire) == 0)
         return 0;
-    if ((rc = bcl__waiter_init(&entry.waiter)) != 0)
-        return rc; /* a timer callback must not block */
-    bcl__waitlist_lock(&wg->waiters);
-    bcl__waitlist_link(&wg->waiters, &entry, false); /* W1 */
-    /* seq_cst: W2, after W1; pairs with A1/A2 in bcl_waitgroup_add(). */
-    if (atomic_load_explicit(&wg->count, memory_order_seq_cst) == 0) {
-        bcl__waitlist_unlink(&wg->waiters, &entry);
-        bcl__waitlist_unlock(&wg->waiters);
-        return 0;
-    }
-    st = bcl__waitlist_wait_until_locked(
-        &wg->waiters, &entry, bcl__deadline_after(ns)); /* W3 */
-    if (st != BCL__WAIT_WOKEN)
-        return bcl__wait_status(st);
-    return 0;
+    return bcl__waitlist_wait_unless(&wg->waiters, waitgroup_ready, wg,
+                                     bcl__deadline_after(ns));
 }
 
 size_t

@@ -134,10 +134,24 @@ bcl__waitlist_wake(struct bcl__waitlist *wl, size_t n)
     return bcl__waitlist_resume(bcl__waitlist_claim(wl, n));
 }
 
-enum bcl__wait_state
-bcl__waitlist_wait_locked(struct bcl__waitlist *wl, struct bcl__wait_entry *e)
+int
+bcl__waitlist_wait_unless(struct bcl__waitlist *wl, bool (*ready)(void *arg),
+                          void *arg, uint64_t deadline)
 {
-    return bcl__waitlist_wait_until_locked(wl, e, UINT64_MAX);
+    struct bcl__wait_entry entry;
+    int rc;
+
+    if ((rc = bcl__waiter_init(&entry.waiter)) != 0)
+        return rc; /* a timer callback must not block */
+    bcl__waitlist_lock(wl);
+    bcl__waitlist_link(wl, &entry, false); /* W1 */
+    if (ready(arg)) {                      /* W2 */
+        bcl__waitlist_unlink(wl, &entry);
+        bcl__waitlist_unlock(wl);
+        return 0;
+    }
+    return bcl__wait_status(
+        bcl__waitlist_wait_until_locked(wl, &entry, deadline)); /* W3 */
 }
 
 enum bcl__wait_state

@@ -102,13 +102,25 @@ size_t bcl__waitlist_resume(struct bcl__wait_entry *chain);
  * structure that holds it at once. */
 size_t bcl__waitlist_wake(struct bcl__waitlist *wl, size_t n);
 
+/*
+ * The slow path of every wait in sync/ whose re-check is one predicate:
+ * prepare a waiter, link it under the lock (W1: the seq_cst count RMW),
+ * call `ready` still under the lock (W2: it must read -- or take -- the
+ * waited-for state with seq_cst), and if that fails suspend until woken,
+ * the deadline (UINT64_MAX: none) or a cancel.  Returns 0 when `ready`
+ * held at the re-check or the waiter was woken (what a wake means is the
+ * caller's: owned for a hand-off, "look again" otherwise), else -EPERM
+ * (a timer callback), -ETIMEDOUT or -ECANCELED with the entry gone.
+ */
+int bcl__waitlist_wait_unless(struct bcl__waitlist *wl,
+                              bool (*ready)(void *arg), void *arg,
+                              uint64_t deadline);
+
 /* Suspend on an entry the caller linked and whose condition it re-checked,
  * both under the lock: call with the lock held; returns with the lock
- * released, the waiter resolved and the entry unlinked. */
-enum bcl__wait_state bcl__waitlist_wait_locked(struct bcl__waitlist *wl,
-                                               struct bcl__wait_entry *e);
-/* The same with an absolute deadline (UINT64_MAX: none): TIMEDOUT or
- * CANCELLED leave the entry unlinked and its waiter unused. */
+ * released and the waiter resolved, by a wake, the deadline (UINT64_MAX:
+ * none) or a cancel; TIMEDOUT or CANCELLED leave the entry unlinked and
+ * its waiter unused. */
 enum bcl__wait_state bcl__waitlist_wait_until_locked(
     struct bcl__waitlist *wl, struct bcl__wait_entry *e, uint64_t deadline);
 
