@@ -116,12 +116,16 @@ deque_take(struct bcl__deque *dq, int64_t b, struct bcl__deque_array *a)
     void *item;
     int64_t t;
 
-    /* seq_cst store then seq_cst load (Lê et al.: relaxed store, seq_cst
-     * fence, relaxed load): announces the reservation of slot b before we
-     * look at top, so a concurrent thief either sees it or we see its
-     * increment of top.  Pairs with the seq_cst loads in steal(). */
-    atomic_store_explicit(&dq->bottom, b, memory_order_seq_cst);
-    t = atomic_load_explicit(&dq->top, memory_order_seq_cst);
+    /* Lê et al.: relaxed store, seq_cst fence, relaxed load.  The fence
+     * orders the reservation of slot b before our look at top, so a
+     * concurrent thief either sees it or we see its increment of top;
+     * pairs with the fence in steal().  (A seq_cst store followed by a
+     * seq_cst load is equivalent in C11, but the fence states the
+     * store-load barrier outright: emulators such as qemu-user translate
+     * AArch64's STLR; LDAR without one.) */
+    atomic_store_explicit(&dq->bottom, b, memory_order_relaxed);
+    atomic_thread_fence(memory_order_seq_cst);
+    t = atomic_load_explicit(&dq->top, memory_order_relaxed);
     if (t > b) {
         /* Was empty: undo the reservation.  relaxed: owner-only value,
          * no item is published by it. */
@@ -174,14 +178,16 @@ bcl__deque_pop_if(struct bcl__deque *dq, const void *item)
 enum bcl__steal_result
 bcl__deque_steal(struct bcl__deque *dq, void **item)
 {
-    /* seq_cst loads, top before bottom (Lê et al.: acquire load of top,
-     * seq_cst fence, acquire load of bottom): pairs with the seq_cst store
-     * of bottom and load of top in deque_take(); the acquire half of the
-     * bottom load pairs with the release store in push(). */
-    int64_t t = atomic_load_explicit(&dq->top, memory_order_seq_cst);
-    int64_t b = atomic_load_explicit(&dq->bottom, memory_order_seq_cst);
+    /* Lê et al.: acquire load of top, seq_cst fence, acquire load of
+     * bottom.  The fence pairs with the one in deque_take(); the acquire
+     * load of bottom pairs with the release store in push(). */
+    int64_t t = atomic_load_explicit(&dq->top, memory_order_acquire);
+    int64_t b;
     struct bcl__deque_array *a;
     void *found;
+
+    atomic_thread_fence(memory_order_seq_cst);
+    b = atomic_load_explicit(&dq->bottom, memory_order_acquire);
 
     if (t >= b)
         return BCL__STEAL_EMPTY;

@@ -15,7 +15,11 @@
  *      stores 0
  *
  * C1/C2 against K1/K2 is a Dekker pair: either the task sees the flag or
- * the canceller sees the waiter.  The BUSY state keeps the waiter's frame
+ * the canceller sees the waiter.  Each side puts a seq_cst fence between
+ * its store and its load (rather than relying on a seq_cst store and a
+ * seq_cst load, equivalent in C11): the fence is the store-load barrier
+ * spelled out, which emulators that translate AArch64's STLR; LDAR
+ * without one (qemu-user) also honour.  The BUSY state keeps the waiter's frame
  * alive while the canceller uses it: the task cannot finish C4 before the
  * canceller's last store.
  *
@@ -77,8 +81,12 @@ wait_task(struct bcl__waiter *w)
     struct bcl_task *t = w->task;
     uint32_t waiting = BCL__WAIT_WAITING;
 
-    /* C1.  seq_cst: Dekker pair with K1/K2 in bcl_cancel. */
-    atomic_store_explicit(&t->waiting, (uintptr_t)w, memory_order_seq_cst);
+    /* C1.  release: publishes the waiter to a canceller (pairs with its
+     * acquire CAS at K3).  The fence then orders this store before the
+     * load of `cancelled` at C2: a Dekker pair with K1's fence in
+     * bcl_cancel. */
+    atomic_store_explicit(&t->waiting, (uintptr_t)w, memory_order_release);
+    atomic_thread_fence(memory_order_seq_cst);
     /* C2: cancelled before we suspend: resolve ourselves, no switch. */
     if (!bcl__task_cancel_requested(t) ||
         !atomic_compare_exchange_strong_explicit(
@@ -278,11 +286,15 @@ bcl__cancel_pending(void)
 void
 bcl__task_host_inline(struct bcl_task *host, struct bcl_task *child)
 {
-    /* seq_cst: a Dekker pair with K1/K4 of a canceller of host, as for
-     * `waiting`: either it sees the child, or we see its flag. */
+    /* A Dekker pair with K1/K4 of a canceller of host, as for `waiting`:
+     * either it sees the child, or we see its flag.  release: publishes
+     * the child (pairs with the acquire CAS at K4); the fence orders the
+     * store before the load. */
     atomic_store_explicit(&host->inline_child, (uintptr_t)child,
-                          memory_order_seq_cst);
-    if (atomic_load_explicit(&host->cancelled, memory_order_seq_cst))
+                          memory_order_release);
+    atomic_thread_fence(memory_order_seq_cst);
+    /* relaxed: ordered by the fence above. */
+    if (atomic_load_explicit(&host->cancelled, memory_order_relaxed))
         bcl_cancel(child);
 }
 
@@ -312,11 +324,13 @@ bcl_cancel(bcl_task *t)
 
     if (t == NULL)
         return -EINVAL;
-    /* K1.  seq_cst: Dekker pair with C1/C2 (and a release: the task that
-     * sees the flag sees what the canceller wrote before). */
-    atomic_store_explicit(&t->cancelled, 1, memory_order_seq_cst);
-    /* K2.  seq_cst: see K1. */
-    p = atomic_load_explicit(&t->waiting, memory_order_seq_cst);
+    /* K1.  release: the task that sees the flag sees what the canceller
+     * wrote before.  The fence orders the store before the loads at K2
+     * and K4: the Dekker pair with C1/C2 (and with host_inline). */
+    atomic_store_explicit(&t->cancelled, 1, memory_order_release);
+    atomic_thread_fence(memory_order_seq_cst);
+    /* K2.  relaxed: ordered by the fence; K3's CAS acquires the frame. */
+    p = atomic_load_explicit(&t->waiting, memory_order_relaxed);
     /* K3.  acquire: we now own the waiter's frame until we store 0. */
     if (p != 0 && p != BCL__WAITING_BUSY &&
         atomic_compare_exchange_strong_explicit(&t->waiting, &p,
@@ -328,10 +342,11 @@ bcl_cancel(bcl_task *t)
         atomic_store_explicit(&t->waiting, 0, memory_order_release);
     }
     /* K4: a child running inline on t's stack is part of t's wait (as
-     * asyncio cancels the future a task awaits).  seq_cst: see
-     * bcl__task_host_inline; the BUSY bit keeps the child's record alive
-     * (its host cannot collect it) until we are done. */
-    p = atomic_load_explicit(&t->inline_child, memory_order_seq_cst);
+     * asyncio cancels the future a task awaits).  relaxed: ordered after
+     * K1 by its fence (see bcl__task_host_inline); the BUSY bit keeps the
+     * child's record alive (its host cannot collect it) until we are
+     * done. */
+    p = atomic_load_explicit(&t->inline_child, memory_order_relaxed);
     if (p != 0 && (p & INLINE_BUSY) == 0 &&
         atomic_compare_exchange_strong_explicit(&t->inline_child, &p,
                                                 p | INLINE_BUSY,

@@ -76,9 +76,12 @@ bcl_event_set(bcl_event *e)
 {
     if (e == NULL)
         return -EINVAL;
-    /* seq_cst: S1, before S2; release publishes the setter's writes to
-     * waiters that see the flag (W2, bcl_event_is_set()). */
-    atomic_store_explicit(&e->set, 1, memory_order_seq_cst);
+    /* S1.  release: publishes the setter's writes to waiters that see
+     * the flag (W2, bcl_event_is_set()).  The fence orders S1 before the
+     * load at S2 (the store-load barrier of the handshake, spelled out
+     * rather than left to a seq_cst store: see exec/suspend.c). */
+    atomic_store_explicit(&e->set, 1, memory_order_release);
+    atomic_thread_fence(memory_order_seq_cst);
     if (bcl__waitlist_has_waiters(&e->waiters)) /* S2 */
         bcl__waitlist_wake(&e->waiters, SIZE_MAX);
     return 0;

@@ -217,9 +217,12 @@ bcl_mutex_unlock(bcl_mutex *m)
         bcl__waitlist_resume(next);
         return 0;
     }
-    /* seq_cst: U2, frees the mutex (release: publishes the critical
-     * section) before U3; pairs with W1/W2 in bcl_mutex_lock(). */
-    atomic_store_explicit(&m->state, 0, memory_order_seq_cst);
+    /* U2.  release: frees the mutex and publishes the critical section.
+     * The fence orders U2 before the load at U3 (pairs with W1/W2 in
+     * bcl_mutex_lock(); the store-load barrier spelled out, as in
+     * exec/suspend.c). */
+    atomic_store_explicit(&m->state, 0, memory_order_release);
+    atomic_thread_fence(memory_order_seq_cst);
     if (bcl__unlikely(bcl__waitlist_has_waiters(&m->waiters))) { /* U3 */
         bcl__waitlist_lock(&m->waiters);
         /* acquire: we take the mutex back for the waiter, and with it the

@@ -6,7 +6,8 @@
  *   boucle_tests            run them all
  *
  * Each test runs in a forked child with an alarm (TEST_TIMEOUT seconds,
- * or $BCL_TEST_TIMEOUT), so a crash or a hang fails that test only.
+ * or $BCL_TEST_TIMEOUT), so a crash or a hang fails that test only;
+ * BCL_TEST_NOFORK=1 runs them in this process instead (for a debugger).
  * Output is TAP; the last line is "N passed, N failed".
  */
 #include <signal.h>
@@ -42,6 +43,10 @@ run_one(const struct test_entry *t)
     int status;
     pid_t pid;
 
+    /* BCL_TEST_NOFORK=1: run in this process, for a debugger (a hang is
+     * then not timed out). */
+    if (getenv("BCL_TEST_NOFORK") != NULL)
+        return t->fn() != 0;
     fflush(stdout);
     pid = fork();
     if (pid < 0)

@@ -92,10 +92,10 @@ overflow_task(void *arg)
 }
 
 static void
-overflow_child(void)
+overflow_child(unsigned flags)
 {
     bcl_loop *loop;
-    bcl_config cfg = { .workers = 1 };
+    bcl_config cfg = { .workers = 1, .flags = flags };
 
     if (bcl_loop_new(&loop, &cfg) != 0)
         _exit(3);
@@ -103,8 +103,10 @@ overflow_child(void)
     _exit(4); /* not reached: the overflow aborts */
 }
 
-int
-test_stack_overflow_reported(void)
+/* Overflow a task's stack guarded the way `flags` asks; the process must
+ * print the message and abort. */
+static int
+overflow_reported(unsigned flags)
 {
     int fds[2], status;
     char out[512] = { 0 };
@@ -117,7 +119,7 @@ test_stack_overflow_reported(void)
     if (pid == 0) {
         dup2(fds[1], STDERR_FILENO);
         close(fds[0]);
-        overflow_child();
+        overflow_child(flags);
     }
     close(fds[1]);
     while ((r = read(fds[0], out + got, sizeof out - 1 - (size_t)got)) > 0)
@@ -135,4 +137,17 @@ test_stack_overflow_reported(void)
     CHECK_EQ(WTERMSIG(status), SIGABRT);
     CHECK(strstr(out, "boucle: task stack overflow") != NULL);
     return 0;
+}
+
+/* The default guard: MADV_GUARD_INSTALL where the kernel has it. */
+int
+test_stack_overflow_reported(void)
+{
+    return overflow_reported(0);
+}
+
+int
+test_stack_overflow_reported_mprotect(void)
+{
+    return overflow_reported(BCL_GUARD_MPROTECT);
 }
