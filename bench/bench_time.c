@@ -14,12 +14,16 @@
  *   sleep_1ms_late_busy_p99_us          the same while the other tasks of
  *                         the loop keep every worker busy (yielding)
  *   nanosleep_1ms_late_p99_us           the kernel's own floor: a plain
- *                         thread's clock_nanosleep of 1 ms
+ *                         thread's clock_nanosleep of 1 ms (default slack)
+ *   nanosleep_1ms_slack1us_late_p99_us  the same with the 1 us timer slack
+ *                         boucle's workers set
+ *   clock_read_ns         one bcl_now_ns(): part of every timer arm
  */
 #include "bench/bench.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -255,26 +259,62 @@ late_busy_p99(unsigned workers)
     return bench_in_loop(workers, lateness_main, &l);
 }
 
+/* The kernel's floor: a plain thread's clock_nanosleep of 1 ms, with the
+ * given timer slack (0: the thread's default, 50 us on Linux). */
 static double
-nanosleep_p99(unsigned workers)
+nanosleep_p99_with_slack(unsigned long slack_ns)
 {
     unsigned n = (unsigned)bench_scale(LATENCY_SAMPLES);
     uint64_t *late = malloc(n * sizeof *late);
     struct timespec ms = { 0, (long)MS };
+    int old_slack = prctl(PR_GET_TIMERSLACK);
     double us;
 
-    (void)workers;
     if (late == NULL)
         return -1;
+    if (slack_ns != 0)
+        prctl(PR_SET_TIMERSLACK, slack_ns);
     for (unsigned i = 0; i < n; i++) {
         uint64_t start = bcl_now_ns();
 
         clock_nanosleep(CLOCK_MONOTONIC, 0, &ms, NULL);
         late[i] = bcl_now_ns() - start - MS;
     }
+    if (slack_ns != 0 && old_slack > 0)
+        prctl(PR_SET_TIMERSLACK, (unsigned long)old_slack);
     us = (double)percentile_of(late, n, 99) / 1e3;
     free(late);
     return us;
+}
+
+static double
+nanosleep_p99(unsigned workers)
+{
+    (void)workers;
+    return nanosleep_p99_with_slack(0);
+}
+
+/* With the slack boucle's workers use (exec/worker.c): 1 us. */
+static double
+nanosleep_slack1us_p99(unsigned workers)
+{
+    (void)workers;
+    return nanosleep_p99_with_slack(1000);
+}
+
+/* What reading the clock costs here: part of every timer arm. */
+static double
+clock_read(unsigned workers)
+{
+    uint64_t n = bench_scale(10000000), sink = 0;
+    double start = bench_now();
+
+    (void)workers;
+    for (uint64_t i = 0; i < n; i++)
+        sink += bcl_now_ns();
+    if (sink == 0)
+        return -1;
+    return (bench_now() - start) * 1e9 / (double)n;
 }
 
 const struct bench_case bench_time_cases[] = {
@@ -286,6 +326,9 @@ const struct bench_case bench_time_cases[] = {
     { "sleep_1ms_late_p99_us", "us", late_p99, false, 0 },
     { "sleep_1ms_late_busy_p99_us", "us", late_busy_p99, false, 0 },
     { "nanosleep_1ms_late_p99_us", "us", nanosleep_p99, false, 0 },
+    { "nanosleep_1ms_slack1us_late_p99_us", "us", nanosleep_slack1us_p99,
+      false, 0 },
+    { "clock_read_ns", "ns", clock_read, false, 0 },
 };
 const unsigned bench_time_ncases =
     sizeof bench_time_cases / sizeof bench_time_cases[0];

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 
 #include "loop.h"
 #include "park.h"
@@ -37,6 +38,8 @@ static __thread struct bcl__worker *tls_worker
  * microseconds costs no futex wake-up each.  Bounded: an idle loop still
  * parks within this time. */
 #define SEARCH_GRACE_NS 4000u
+/* Timer slack of a worker thread (prctl PR_SET_TIMERSLACK). */
+#define WORKER_TIMER_SLACK_NS 1000ul
 
 __attribute__((noinline)) struct bcl__worker *
 bcl__worker_current(void)
@@ -311,6 +314,11 @@ worker_main(void *arg)
     w->altstack = bcl__signal_altstack_enter();
     if (loop->flags & BCL_PIN_WORKERS)
         worker_pin(w);
+    /* A parked worker's futex timeout is its next timer: Linux would let
+     * it fire up to 50 us late by default (the thread's timer slack) to
+     * batch wake-ups; a timer loop wants them on time.  Failure only
+     * leaves the default. */
+    prctl(PR_SET_TIMERSLACK, WORKER_TIMER_SLACK_NS);
     /* acquire: pairs with the release store in bcl_loop_free(). */
     while (atomic_load_explicit(&loop->shutdown, memory_order_acquire) == 0) {
         struct bcl_task *t = NULL;
