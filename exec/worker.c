@@ -37,7 +37,13 @@ static __thread struct bcl__worker *tls_worker
  * nobody (park.h, W3): a stream of spawns or resumes arriving every few
  * microseconds costs no futex wake-up each.  Bounded: an idle loop still
  * parks within this time. */
-#define SEARCH_GRACE_NS 4000u
+#define SEARCH_GRACE_NS 16000u
+/* Pauses (ck_pr_stall, ~20 ns each on the benchmark machine) between two
+ * passes of a searcher: the first gap is short, so work that appears
+ * just after a wake-up is found at once; it doubles up to the maximum,
+ * so a searcher does not keep stealing cache lines from a busy owner. */
+#define SEARCH_PAUSES_FIRST 32u
+#define SEARCH_PAUSES_MAX 512u
 /* Timer slack of a worker thread (prctl PR_SET_TIMERSLACK). */
 #define WORKER_TIMER_SLACK_NS 1000ul
 
@@ -260,6 +266,14 @@ worker_expire_timers(struct bcl__worker *w)
     }
 }
 
+/* A search grace starts: searching until now + SEARCH_GRACE_NS. */
+static void
+worker_grace_start(struct bcl__worker *w, uint64_t now)
+{
+    w->search_until = now + SEARCH_GRACE_NS;
+    w->search_pauses = SEARCH_PAUSES_FIRST;
+}
+
 /* A searcher that found nothing: true while its grace lasts (it pauses
  * briefly and searches again), false once it should park. */
 static bool
@@ -273,13 +287,17 @@ worker_keep_searching(struct bcl__worker *w)
     }
     now = bcl__now_ns();
     if (w->search_until == 0)
-        w->search_until = now + SEARCH_GRACE_NS;
+        worker_grace_start(w, now);
     if (now >= w->search_until) {
         w->search_until = 0;
         return false;
     }
-    for (int i = 0; i < 64; i++)
+    /* Back off between passes: a searcher that reads a busy owner's
+     * deque on every pass pulls its cache lines away from it. */
+    for (unsigned i = 0; i < w->search_pauses; i++)
         ck_pr_stall();
+    if (w->search_pauses < SEARCH_PAUSES_MAX)
+        w->search_pauses *= 2;
     return true;
 }
 
@@ -336,7 +354,7 @@ worker_main(void *arg)
                 bcl__park(w);
                 /* Woken (or found work at P4): a search grace starts. */
                 if (w->spinning)
-                    w->search_until = bcl__now_ns() + SEARCH_GRACE_NS;
+                    worker_grace_start(w, bcl__now_ns());
             }
             continue;
         }

@@ -70,6 +70,7 @@ struct bcl__worker {
     bool take_oldest;              /* owner: a yield just happened */
     bool spinning;                 /* owner: counted in park.nspinning */
     uint64_t search_until;         /* owner: end of a searcher's grace, ns */
+    unsigned search_pauses;        /* owner: back-off before its next pass */
     struct bcl__rand rng;          /* owner */
     struct bcl__stack_pool stacks; /* owner */
     struct bcl_task *free_tasks;   /* owner: free records (task.h) */
