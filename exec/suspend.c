@@ -6,8 +6,8 @@
  * Cancellation reaches a suspended task through its `waiting` word:
  *
  *   task (bcl__wait)                      canceller (bcl_cancel)
- *   C1 waiting = &w (seq_cst)             K1 cancelled = 1 (seq_cst)
- *   C2 if cancelled (seq_cst load):       K2 p = waiting (seq_cst load)
+ *   C1 waiting = &w (release); fence      K1 cancelled = 1 (release); fence
+ *   C2 if cancelled:                      K2 p = waiting
  *        resolve w CANCELLED itself       K3 if p is a waiter: CAS p -> BUSY
  *   C3 suspend                               resolve p CANCELLED
  *   C4 CAS waiting &w -> 0; if it holds      waiting = 0 (release)
@@ -293,8 +293,10 @@ bcl__task_host_inline(struct bcl_task *host, struct bcl_task *child)
     atomic_store_explicit(&host->inline_child, (uintptr_t)child,
                           memory_order_release);
     atomic_thread_fence(memory_order_seq_cst);
-    /* relaxed: ordered by the fence above. */
-    if (atomic_load_explicit(&host->cancelled, memory_order_relaxed))
+    /* acquire: ordered by the fence above for the handshake; acquire so
+     * that the child, cancelled here, sees what the canceller wrote before
+     * setting the flag (the promise of K1). */
+    if (atomic_load_explicit(&host->cancelled, memory_order_acquire))
         bcl_cancel(child);
 }
 

@@ -8,16 +8,17 @@
  * The handshake that loses no wake-up (numbered steps, both sides):
  *
  *   setter                                 waiter (slow path of wait)
- *   S1 store set = 1 (seq_cst)             W1 lock the list; link:
- *   S2 count != 0 (seq_cst load)?             count++ (seq_cst RMW)
- *      yes: lock the list, wake all        W2 set == 1 (seq_cst load)?
- *                                             yes: unlink, unlock; return
+ *   S1 store set = 1 (release);            W1 lock the list; link:
+ *      seq_cst fence                          count++ (seq_cst RMW)
+ *   S2 count != 0 (seq_cst load)?          W2 set == 1 (seq_cst load)?
+ *      yes: lock the list, wake all           yes: unlink, unlock; return
  *                                          W3 unlock the list, suspend
  *
- * In the total order of S1, S2, W1 and W2: either W2 comes after S1 and
- * sees the flag (unless a clear came between, which is a later epoch), or
- * W1 precedes S2 and the setter wakes the waiter, linked by then (the
- * waiter holds the list lock from W1 to W3).
+ * In the total order of S1's fence, S2, W1 and W2: either W2 comes after
+ * the fence and sees the flag (unless a clear came between, which is a
+ * later epoch), or W1 precedes the fence, S2 sees the count and the
+ * setter wakes the waiter, linked by then (the waiter holds the list lock
+ * from W1 to W3).
  *
  * Invariants:
  *   - no waiter sleeps through a set that came after it linked;

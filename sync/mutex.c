@@ -17,15 +17,16 @@
  *   U1 count != 0 (seq_cst load)?          W1 lock the list; link:
  *      yes: lock the list, hand off to        count++ (seq_cst RMW)
  *      the oldest; done (state stays 1)    W2 CAS state 0 -> 1 (seq_cst)
- *   U2 store state = 0 (seq_cst)              won: unlink, unlock; owned
+ *   U2 store state = 0 (release);             won: unlink, unlock; owned
+ *      seq_cst fence
  *   U3 count != 0 (seq_cst load)?          W3 unlock the list, suspend;
  *      yes: lock the list; if a waiter        woken means owned
  *      is linked and CAS state 0 -> 1
  *      wins, hand off (none left: free)
  *
- * U2, U3, W1 and W2 fall in one total order.  If W2 comes after U2, the
- * waiter finds the mutex free, or taken by a third caller whose own unlock
- * will run these steps.  Otherwise W1 precedes U3, so the unlocker sees
+ * U2's fence, U3, W1 and W2 fall in one total order.  If W2 comes after
+ * the fence, the waiter finds the mutex free, or taken by a third caller
+ * whose own unlock will run these steps.  Otherwise W1 precedes U3, so the unlocker sees
  * the waiter; the waiter holds the list lock from W1 to W3, so the
  * unlocker finds it linked (and suspending is safe even if the resume
  * comes first: exec/suspend.h).  A CAS lost at U3 means a third caller
