@@ -3,11 +3,8 @@
  *
  * The owning worker pushes and pops at the bottom (LIFO); any thread
  * steals at the top (FIFO).  Algorithm: Chase & Lev, SPAA 2005, with the
- * C11 orderings of Lê, Pop, Cohen, Zappa Nardelli, PPoPP 2013; where the
- * paper pairs a relaxed access with a seq_cst fence we use a seq_cst
- * access instead (same instruction on x86-64, and ThreadSanitizer, which
- * does not model fences, can follow it).  Full argument: docs/design.md,
- * "The deque".
+ * C11 orderings of Lê, Pop, Cohen, Zappa Nardelli, PPoPP 2013, fences
+ * included.  Full argument: docs/design.md, "The deque".
  *
  * Invariants:
  *   - only the owner writes `bottom` and the slots; `top` only grows, by CAS;
