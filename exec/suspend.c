@@ -35,6 +35,7 @@
 #include <time.h>
 
 #include "futex.h"
+#include "loop.h"
 #include "task.h"
 #include "timer.h"
 #include "worker.h"
@@ -277,6 +278,15 @@ bcl__cancel_pending(void)
 
     return w != NULL && w->current != NULL &&
            bcl__task_cancel_requested(w->current);
+}
+
+bool
+bcl__spin_may_help(void)
+{
+    struct bcl__worker *w = bcl__worker_current();
+
+    return w != NULL && w->current != NULL && w->loop->nworkers > 1 &&
+           bcl__deque_size_hint(&w->dq) == 0;
 }
 
 /* --- bcl_cancel (the canceller's half, steps K1-K3) --------------------- */

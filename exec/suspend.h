@@ -113,4 +113,11 @@ int bcl__wait_status(enum bcl__wait_state state);
  * suspending call checks it first: cancellation is sticky. */
 bool bcl__cancel_pending(void);
 
+/* Whether retrying a little before suspending may pay: the caller is a
+ * task on a loop with other workers, which run at the same time and may
+ * produce what it waits for, and its own worker has nothing else queued
+ * (a counterpart queued there cannot run while the caller spins; on one
+ * worker nothing else runs at all). */
+bool bcl__spin_may_help(void);
+
 #endif /* BCL_EXEC_SUSPEND_H */

@@ -39,6 +39,7 @@
  */
 #include <boucle/queue.h>
 
+#include <ck_pr.h>
 #include <errno.h>
 #include <stdlib.h>
 
@@ -132,6 +133,26 @@ queue_move_rest(bcl_queue *q, bool put, void **items, size_t n,
     }
 }
 
+/* A task that would wait, with nothing else queued on its worker, on a
+ * loop whose other workers may be running its counterparts right now:
+ * pause about a microsecond (64 `pause`s) and retry once before
+ * suspending.  Suspending and being woken cost a list lock, a switch, a
+ * resume and often a steal, each moving cache lines between cores, which
+ * at two workers costs more than the item takes to arrive.  One retry,
+ * not a polling loop: each poll pulls the ring's lines away from the
+ * other core.  Measurements: docs/design.md, "Waiting a little". */
+#define QUEUE_SPIN_PAUSES 64
+
+static int
+queue_spin_move(bcl_queue *q, bool put, void **items, size_t n,
+                size_t *moved)
+{
+    for (int i = 0; i < QUEUE_SPIN_PAUSES; i++)
+        ck_pr_stall();
+    return put ? queue_put_some(q, items, n, moved)
+               : queue_get_some(q, items, n, moved);
+}
+
 /*
  * The one wait loop behind put, get and their batch and timed forms: try;
  * if the ring would block, link on our side's list, re-check under its
@@ -157,6 +178,9 @@ queue_move(bcl_queue *q, bool put, void **items, size_t n, size_t *moved,
                  : queue_get_some(q, items, n, moved);
         if (rc != -EAGAIN || deadline == 0)
             break; /* moved, closed, out of memory, or a try */
+        if (bcl__spin_may_help() &&
+            (rc = queue_spin_move(q, put, items, n, moved)) != -EAGAIN)
+            break;
         if ((rc = bcl__waiter_init(&entry.waiter)) != 0)
             break; /* from a timer callback */
         bcl__waitlist_lock(mine);
