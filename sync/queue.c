@@ -101,6 +101,15 @@ queue_get_some(bcl_queue *q, void **items, size_t n, size_t *moved)
     return st == BCL__RING_OK ? 0 : st == BCL__RING_CLOSED ? -EPIPE : -EAGAIN;
 }
 
+/* One try at moving up to n items, in the direction `put` says. */
+static int
+queue_move_some(bcl_queue *q, bool put, void **items, size_t n,
+                size_t *moved)
+{
+    return put ? queue_put_some(q, items, n, moved)
+               : queue_get_some(q, items, n, moved);
+}
+
 static uint64_t
 queue_total_put(const bcl_queue *q)
 {
@@ -125,8 +134,7 @@ queue_move_rest(bcl_queue *q, bool put, void **items, size_t n,
     size_t more;
 
     while (*moved < n) {
-        int rc = put ? queue_put_some(q, items + *moved, n - *moved, &more)
-                     : queue_get_some(q, items + *moved, n - *moved, &more);
+        int rc = queue_move_some(q, put, items + *moved, n - *moved, &more);
         if (rc != 0)
             break;
         *moved += more;
@@ -149,8 +157,7 @@ queue_spin_move(bcl_queue *q, bool put, void **items, size_t n,
 {
     for (int i = 0; i < QUEUE_SPIN_PAUSES; i++)
         ck_pr_stall();
-    return put ? queue_put_some(q, items, n, moved)
-               : queue_get_some(q, items, n, moved);
+    return queue_move_some(q, put, items, n, moved);
 }
 
 /*
@@ -174,8 +181,7 @@ queue_move(bcl_queue *q, bool put, void **items, size_t n, size_t *moved,
     int rc;
 
     for (;;) {
-        rc = put ? queue_put_some(q, items, n, moved)
-                 : queue_get_some(q, items, n, moved);
+        rc = queue_move_some(q, put, items, n, moved);
         if (rc != -EAGAIN || deadline == 0)
             break; /* moved, closed, out of memory, or a try */
         if (bcl__spin_may_help() &&
@@ -185,8 +191,7 @@ queue_move(bcl_queue *q, bool put, void **items, size_t n, size_t *moved,
             break; /* from a timer callback */
         bcl__waitlist_lock(mine);
         bcl__waitlist_link(mine, &entry, front);
-        rc = put ? queue_put_some(q, items, n, moved)
-                 : queue_get_some(q, items, n, moved);
+        rc = queue_move_some(q, put, items, n, moved);
         if (rc != -EAGAIN) {
             bcl__waitlist_unlink(mine, &entry);
             bcl__waitlist_unlock(mine);
