@@ -9,6 +9,8 @@
 #ifndef BCL_TESTS_TEST_H
 #define BCL_TESTS_TEST_H
 
+#include <boucle/exec.h>
+
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -69,5 +71,24 @@
             atomic_store(flag, 1);                                         \
         }                                                                  \
     } while (0)
+
+/* Run fn as the main task of a fresh loop of `workers` workers (result as
+ * bcl_run_until_complete), then free the loop.  0, or the first error. */
+static inline int
+test_run_main(unsigned workers, bcl_fn fn, void *arg, void **result)
+{
+    bcl_config cfg = { .workers = workers };
+    bcl_loop *loop;
+    int err;
+
+    if ((err = bcl_loop_new(&loop, &cfg)) != 0)
+        return err;
+    err = bcl_run_until_complete(loop, fn, arg, result);
+    if (err == 0)
+        err = bcl_loop_free(loop);
+    else
+        bcl_loop_free(loop);
+    return err;
+}
 
 #endif /* BCL_TESTS_TEST_H */

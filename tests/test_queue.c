@@ -345,18 +345,14 @@ test_queue_capacity_one_tasks(void)
     static const unsigned workers[] = { 1, 2 };
 
     for (size_t w = 0; w < 2; w++) {
-        bcl_config cfg = { .workers = workers[w] };
         struct pingpong p = { 0 };
-        bcl_loop *loop;
         void *r = ITEM(1);
 
         CHECK_EQ(bcl_queue_new(&p.q, 1), 0);
-        CHECK_EQ(bcl_loop_new(&loop, &cfg), 0);
-        CHECK_EQ(bcl_run_until_complete(loop, pingpong_main, &p, &r), 0);
+        CHECK_EQ(test_run_main(workers[w], pingpong_main, &p, &r), 0);
         CHECK_PTR_EQ(r, NULL);
         CHECK_EQ(atomic_load(&p.failed), 0);
         CHECK_EQ(bcl_queue_size(p.q), 0);
-        CHECK_EQ(bcl_loop_free(loop), 0);
         CHECK_EQ(bcl_queue_free(p.q), 0);
     }
     return 0;
@@ -577,19 +573,15 @@ close_tasks_main(void *arg)
 int
 test_queue_close_wakes_tasks(void)
 {
-    bcl_config cfg = { .workers = 2 };
     struct close_tasks c = { 0 };
-    bcl_loop *loop;
     void *r = ITEM(1);
 
     CHECK_EQ(bcl_queue_new(&c.empty, 1), 0);
     CHECK_EQ(bcl_queue_new(&c.full, 1), 0);
     CHECK_EQ(bcl_queue_put(c.full, NULL), 0);
-    CHECK_EQ(bcl_loop_new(&loop, &cfg), 0);
-    CHECK_EQ(bcl_run_until_complete(loop, close_tasks_main, &c, &r), 0);
+    CHECK_EQ(test_run_main(2, close_tasks_main, &c, &r), 0);
     CHECK_PTR_EQ(r, NULL);
     CHECK_EQ(atomic_load(&c.epipe), 8);
-    CHECK_EQ(bcl_loop_free(loop), 0);
     CHECK_EQ(bcl_queue_free(c.empty), 0);
     CHECK_EQ(bcl_queue_free(c.full), 0);
     return 0;

@@ -14,23 +14,6 @@
 
 static _Atomic int task_failed;
 
-static int
-run_main(unsigned workers, bcl_fn fn, void *arg, void **result)
-{
-    bcl_config cfg = { .workers = workers };
-    bcl_loop *loop;
-    int err;
-
-    if ((err = bcl_loop_new(&loop, &cfg)) != 0)
-        return err;
-    err = bcl_run_until_complete(loop, fn, arg, result);
-    if (err == 0)
-        err = bcl_loop_free(loop);
-    else
-        bcl_loop_free(loop);
-    return err;
-}
-
 /* --- 10^6 spawns joined, exact checksum --------------------------- */
 
 #if TEST_TSAN
@@ -79,7 +62,7 @@ spawn_join_checksum(unsigned workers)
 
     for (uint64_t i = 0; i < MANY; i++)
         expected += i * i;
-    CHECK_EQ(run_main(workers, spawn_many_main, NULL, &result), 0);
+    CHECK_EQ(test_run_main(workers, spawn_many_main, NULL, &result), 0);
     CHECK_EQ(atomic_load(&task_failed), 0);
     CHECK_EQ((uint64_t)(uintptr_t)result, expected);
     return 0;
@@ -111,7 +94,7 @@ fib_check(unsigned workers)
 {
     void *result = NULL;
 
-    CHECK_EQ(run_main(workers, fib, (void *)(uintptr_t)25, &result), 0);
+    CHECK_EQ(test_run_main(workers, fib, (void *)(uintptr_t)25, &result), 0);
     CHECK_EQ(atomic_load(&task_failed), 0);
     CHECK_EQ((uintptr_t)result, 75025);
     return 0;
@@ -143,7 +126,7 @@ test_spawn_nested_depth(void)
 {
     void *result = NULL;
 
-    CHECK_EQ(run_main(2, nest, (void *)0, &result), 0);
+    CHECK_EQ(test_run_main(2, nest, (void *)0, &result), 0);
     CHECK_EQ(atomic_load(&task_failed), 0);
     CHECK_EQ((uintptr_t)result, DEPTH);
     return 0;
@@ -185,7 +168,7 @@ detach_main(void *arg)
 int
 test_spawn_detach(void)
 {
-    CHECK_EQ(run_main(2, detach_main, NULL, NULL), 0);
+    CHECK_EQ(test_run_main(2, detach_main, NULL, NULL), 0);
     CHECK_EQ(atomic_load(&task_failed), 0);
     CHECK_EQ(atomic_load(&detached_ran), DETACHED);
     return 0;
@@ -226,7 +209,7 @@ test_yield_round_robin(void)
 {
     int done[YIELDERS] = { 0 };
 
-    CHECK_EQ(run_main(1, yield_main, NULL, NULL), 0);
+    CHECK_EQ(test_run_main(1, yield_main, NULL, NULL), 0);
     CHECK_EQ(atomic_load(&task_failed), 0);
     CHECK_EQ(turn_count, YIELDERS * TURNS);
     /* Fair: no task gets two turns ahead of any other still running. */
@@ -394,7 +377,7 @@ migrate_main(void *arg)
 int
 test_migration_keeps_worker_state(void)
 {
-    CHECK_EQ(run_main(2, migrate_main, NULL, NULL), 0);
+    CHECK_EQ(test_run_main(2, migrate_main, NULL, NULL), 0);
     CHECK_EQ(atomic_load(&task_failed), 0);
     fprintf(stderr, "# %d migrations observed\n", atomic_load(&migrations));
     return 0;

@@ -24,15 +24,11 @@ static atomic_int failed;
 static int
 run_main(unsigned workers, bcl_fn main, void *arg)
 {
-    bcl_config cfg = { .workers = workers };
-    bcl_loop *loop;
     void *r = ITEM(1);
 
     atomic_store(&failed, 0);
-    CHECK_EQ(bcl_loop_new(&loop, &cfg), 0);
-    CHECK_EQ(bcl_run_until_complete(loop, main, arg, &r), 0);
+    CHECK_EQ(test_run_main(workers, main, arg, &r), 0);
     CHECK_PTR_EQ(r, NULL);
-    CHECK_EQ(bcl_loop_free(loop), 0);
     CHECK_EQ(atomic_load(&failed), 0);
     return 0;
 }
