@@ -49,6 +49,15 @@ fn join_err(e: tokio::task::JoinError) -> String {
     format!("a task failed: {}", e)
 }
 
+// Await every handle in order; the sum of the counts the tasks returned.
+async fn join_sum(handles: Vec<tokio::task::JoinHandle<u64>>) -> Result<u64, String> {
+    let mut total = 0u64;
+    for h in handles {
+        total += h.await.map_err(join_err)?;
+    }
+    Ok(total)
+}
+
 // --- spawn_many: 10^6 tiny tasks, one atomic increment each, all joined ----
 
 async fn spawn_many(sz: Sizes) -> Outcome {
@@ -90,10 +99,7 @@ async fn yield_many(sz: Sizes) -> Outcome {
             done
         }));
     }
-    let mut total = 0u64;
-    for h in handles {
-        total += h.await.map_err(join_err)?;
-    }
+    let total = join_sum(handles).await?;
     let elapsed = start.elapsed().as_secs_f64();
     if total != TASKS * per_task {
         return Err(format!("yield_many: {} yields != {}", total, TASKS * per_task));
@@ -359,10 +365,7 @@ async fn timers(sz: Sizes) -> Outcome {
             done
         }));
     }
-    let mut total = 0u64;
-    for h in handles {
-        total += h.await.map_err(join_err)?;
-    }
+    let total = join_sum(handles).await?;
     let elapsed = start.elapsed().as_secs_f64();
     let want = n * SLEEPS_EACH;
     if total != want {
