@@ -77,12 +77,7 @@ loop_destroy(struct bcl_loop *loop, unsigned started)
     for (unsigned i = 0; i < loop->nworkers; i++) {
         struct bcl__worker *w = &loop->workers[i];
 
-        while (w->chunks != NULL) {
-            struct bcl__task_chunk *next = w->chunks->next;
-
-            free(w->chunks);
-            w->chunks = next;
-        }
+        bcl__records_destroy(&w->records);
         bcl__stack_pool_destroy(&w->stacks);
         bcl__deque_destroy(&w->dq);
         /* Only public timers can be left (suspended tasks keep the loop
@@ -325,7 +320,7 @@ loop_records_in_use(struct bcl_loop *loop)
     for (unsigned i = 0; i < loop->nworkers; i++) {
         struct bcl__worker *w = &loop->workers[i];
 
-        in_use += w->nchunks * BCL__TASK_CHUNK - w->nfree_tasks;
+        in_use += bcl__records_in_use(&w->records);
     }
     pthread_mutex_lock(&loop->remote_lock);
     in_use -= loop->nremote_free;

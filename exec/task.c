@@ -14,39 +14,22 @@
 #include "suspend.h"
 #include "worker.h"
 
-/* Owner: refill w's free list from the remote list or a new chunk. */
-static bool
-task_refill(struct bcl__worker *w)
+/* Owner: when w's free list is empty, take the loop's remote list. */
+static void
+task_take_remote(struct bcl__worker *w)
 {
     struct bcl_loop *loop = w->loop;
-    struct bcl__task_chunk *chunk;
 
     /* relaxed: a hint; the list itself is read under the lock. */
-    if (atomic_load_explicit(&loop->remote_pending, memory_order_relaxed)) {
-        pthread_mutex_lock(&loop->remote_lock);
-        w->free_tasks = loop->remote_free;
-        w->nfree_tasks = loop->nremote_free;
-        loop->remote_free = NULL;
-        loop->nremote_free = 0;
-        /* relaxed: under the lock, which orders it with the pushers. */
-        atomic_store_explicit(&loop->remote_pending, 0, memory_order_relaxed);
-        pthread_mutex_unlock(&loop->remote_lock);
-        if (w->free_tasks != NULL)
-            return true;
-    }
-    chunk = malloc(sizeof *chunk);
-    if (chunk == NULL)
-        return false;
-    chunk->next = w->chunks;
-    w->chunks = chunk;
-    w->nchunks++;
-    for (unsigned i = 0; i < BCL__TASK_CHUNK; i++) {
-        chunk->records[i].from_chunk = true;
-        chunk->records[i].next_free = w->free_tasks;
-        w->free_tasks = &chunk->records[i];
-    }
-    w->nfree_tasks += BCL__TASK_CHUNK;
-    return true;
+    if (!atomic_load_explicit(&loop->remote_pending, memory_order_relaxed))
+        return;
+    pthread_mutex_lock(&loop->remote_lock);
+    bcl__records_adopt(&w->records, loop->remote_free, loop->nremote_free);
+    loop->remote_free = NULL;
+    loop->nremote_free = 0;
+    /* relaxed: under the lock, which orders it with the pushers. */
+    atomic_store_explicit(&loop->remote_pending, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&loop->remote_lock);
 }
 
 struct bcl_task *
@@ -56,15 +39,15 @@ bcl__task_alloc(struct bcl_loop *loop, struct bcl__worker *w)
 
     if (w == NULL || w->loop != loop) {
         t = calloc(1, sizeof *t);
-        return t; /* from_chunk false */
+        return t; /* from_slab false */
     }
-    if (w->free_tasks == NULL && !task_refill(w))
+    if (w->records.free == NULL)
+        task_take_remote(w);
+    t = bcl__records_take(&w->records);
+    if (t == NULL)
         return NULL;
-    t = w->free_tasks;
-    w->free_tasks = t->next_free;
-    w->nfree_tasks--;
     memset(t, 0, sizeof *t);
-    t->from_chunk = true;
+    t->from_slab = true;
     return t;
 }
 
@@ -73,21 +56,19 @@ bcl__task_free(struct bcl__worker *w, struct bcl_task *t)
 {
     struct bcl_loop *loop = t->loop;
 
-    if (!t->from_chunk) {
+    if (!t->from_slab) {
         free(t);
         return;
     }
     if (w != NULL && w->loop == loop) {
-        t->next_free = w->free_tasks;
-        w->free_tasks = t;
-        w->nfree_tasks++;
+        bcl__records_give(&w->records, t);
         return;
     }
     pthread_mutex_lock(&loop->remote_lock);
     t->next_free = loop->remote_free;
     loop->remote_free = t;
     loop->nremote_free++;
-    /* relaxed: under the lock; see task_refill(). */
+    /* relaxed: under the lock; see task_take_remote(). */
     atomic_store_explicit(&loop->remote_pending, 1, memory_order_relaxed);
     pthread_mutex_unlock(&loop->remote_lock);
 }

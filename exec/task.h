@@ -75,26 +75,19 @@ struct bcl_task {
     _Atomic uintptr_t join;    /* 0, waiter pointer, DETACHED or DONE */
     struct cds_wfcq_node inject_node; /* while in the injection queue */
     struct bcl_task *next_free;       /* on a free list (see records) */
-    bool from_chunk;                  /* record owned by the loop */
+    bool from_slab;                   /* record owned by the loop */
 };
 
 /*
- * Records.  A worker allocates the records of its own loop's tasks from
- * chunks of BCL__TASK_CHUNK records that it keeps until the loop is
- * freed, and recycles them through its own free list: spawning never
- * calls malloc in the steady state, and a burst of 10^6 spawns costs a
- * few thousand mallocs instead of 10^6 (and no heap trimming between
- * bursts).  A chunk record freed elsewhere (plain thread, other loop)
- * goes to the loop's remote list, under a lock, and a worker whose list
- * is empty takes the whole remote list.  Tasks spawned from outside any
- * worker of the loop get a malloc'ed record, freed with free().
+ * Records.  A worker takes the records of its own loop's tasks from its
+ * slabs (records.h), which it keeps until the loop is freed, and
+ * recycles them through its own free list: spawning never calls malloc.
+ * A slab record freed elsewhere (plain thread, other loop) goes to the
+ * loop's remote list, under a lock, and a worker whose list is empty
+ * takes the whole remote list before carving fresh records.  Tasks
+ * spawned from outside any worker of the loop get a malloc'ed record,
+ * freed with free().
  */
-#define BCL__TASK_CHUNK 512
-
-struct bcl__task_chunk {
-    struct bcl__task_chunk *next;
-    struct bcl_task records[BCL__TASK_CHUNK];
-};
 
 /* A zeroed record for a task of `loop`; w is the calling worker or NULL.
  * NULL when out of memory. */

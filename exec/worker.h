@@ -37,6 +37,7 @@
 #include "deque.h"
 #include "fiber.h"
 #include "rand.h"
+#include "records.h"
 #include "stack.h"
 #include "timer.h"
 
@@ -73,10 +74,7 @@ struct bcl__worker {
     unsigned search_pauses;        /* owner: back-off before its next pass */
     struct bcl__rand rng;          /* owner */
     struct bcl__stack_pool stacks; /* owner */
-    struct bcl_task *free_tasks;   /* owner: free records (task.h) */
-    uint64_t nfree_tasks;          /* owner */
-    struct bcl__task_chunk *chunks; /* owner: every chunk it allocated */
-    uint64_t nchunks;              /* owner */
+    struct bcl__records records;   /* owner: task records */
     void *altstack;                /* owner: SIGSEGV handler stack */
     struct bcl__timer_heap timers; /* expired by the owner (timer.h) */
     /* Futex word: 0 while parked, 1 once woken (a waker stores it,
