@@ -244,10 +244,11 @@ bcl__park_wake_one(struct bcl_loop *loop)
         /* W2: the caller's publication (W1) before our loads; pairs with
          * P3. */
         atomic_thread_fence(memory_order_seq_cst);
-        /* W3.  relaxed loads are enough after the fence. */
+        /* W3.  relaxed loads are enough after the fence.  nidle first:
+         * it rarely changes while workers are busy (park.h). */
         if (atomic_load_explicit(&loop->running, memory_order_relaxed) == 0 ||
-            atomic_load_explicit(&p->nspinning, memory_order_relaxed) != 0 ||
-            atomic_load_explicit(&p->nidle, memory_order_relaxed) == 0)
+            atomic_load_explicit(&p->nidle, memory_order_relaxed) == 0 ||
+            atomic_load_explicit(&p->nspinning, memory_order_relaxed) != 0)
             return;
         /* W4: become the one waker; the woken worker is counted spinning.
          * seq_cst: ordered with P2/P4 of parkers. */

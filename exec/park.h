@@ -46,8 +46,12 @@ struct bcl__park {
     /* Workers searching for work.  RMW by searchers and wakers, seq_cst. */
     BCL__ALIGNED_CACHELINE _Atomic uint32_t nspinning;
     /* Workers on the idle list; futex word for "all parked" waits.
-     * Written under `lock`, read locklessly (seq_cst) by wakers. */
-    _Atomic uint32_t nidle;
+     * Written under `lock`, read locklessly (seq_cst) by wakers.  On a
+     * line of its own (with the lock it is written under), away from
+     * nspinning, which searchers write on every steal: while every
+     * worker is busy, a spawn's W3 reads this line, finds 0 and stops,
+     * and the line stays in the spawner's cache. */
+    BCL__ALIGNED_CACHELINE _Atomic uint32_t nidle;
     pthread_mutex_t lock;      /* protects idle[] and nidle's writes */
     unsigned *idle;            /* stack of parked worker indices */
 };

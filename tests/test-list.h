@@ -26,6 +26,7 @@ TEST(run_forever_sigterm)
 TEST(run_pending_stay_for_next_run)
 TEST(loop_free_cancels_queued)
 TEST(park_no_lost_wakeup)               /* 10^5 rounds: all parked, 1 spawn */
+TEST(park_spawns_reach_parked_worker)   /* 10^4 rounds: spawn 3, block thread */
 TEST(suspend_100k_resumed_once)
 TEST(suspend_resolve_races_switch)
 TEST(errors_null_handles)

@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,62 @@ test_park_no_lost_wakeup(void)
     CHECK_EQ(bcl_stop(loop), 0);
     pthread_join(runner, NULL);
     CHECK_EQ(bcl_loop_free(loop), 0);
+    return 0;
+}
+
+/* --- 10^4 rounds: a task spawns 3 children, then blocks its thread --- */
+
+/* Only the other worker, parked at the start of each round, can run the
+ * children: the first spawn must wake it, and the spawns after it (onto a
+ * deque that is not empty, while that worker may be parking again) must
+ * reach it too.  A wake-up rule that relied on the owner running its own
+ * deque later would hang here. */
+#define BLOCKED_ROUNDS 10000
+#define BLOCKED_CHILDREN 3
+
+static sem_t blocked_ran;
+
+static void *
+post_ran(void *arg)
+{
+    (void)arg;
+    sem_post(&blocked_ran);
+    return NULL;
+}
+
+static void *
+blocking_spawner(void *arg)
+{
+    bcl_loop *loop = arg;
+
+    for (int round = 0; round < BLOCKED_ROUNDS; round++) {
+        while (atomic_load(&loop->park.nidle) != loop->nworkers - 1)
+            sched_yield();
+        for (int i = 0; i < BLOCKED_CHILDREN; i++)
+            if (bcl_spawn(NULL, post_ran, NULL) != 0)
+                return (void *)1;
+        /* Block this worker's thread (no suspension): hangs if a spawn
+         * left the parked worker asleep. */
+        for (int i = 0; i < BLOCKED_CHILDREN; i++)
+            while (sem_wait(&blocked_ran) != 0)
+                continue;
+    }
+    return NULL;
+}
+
+int
+test_park_spawns_reach_parked_worker(void)
+{
+    bcl_config cfg = { .workers = 2 };
+    bcl_loop *loop;
+    void *r = (void *)9;
+
+    CHECK_EQ(sem_init(&blocked_ran, 0, 0), 0);
+    CHECK_EQ(bcl_loop_new(&loop, &cfg), 0);
+    CHECK_EQ(bcl_run_until_complete(loop, blocking_spawner, loop, &r), 0);
+    CHECK_PTR_EQ(r, NULL);
+    CHECK_EQ(bcl_loop_free(loop), 0);
+    sem_destroy(&blocked_ran);
     return 0;
 }
 
