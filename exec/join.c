@@ -75,8 +75,18 @@ int
 bcl_join_timeout(bcl_task *t, void **result, uint64_t ns)
 {
     bool released;
+    int rc = bcl__join(t, result, ns, &released);
 
-    return bcl__join(t, result, ns, &released);
+    if (rc == -ECANCELED && !released) {
+        /* The caller is cancelled (before or while it waited): it cannot
+         * wait for t any more.  -ECANCELED always releases the handle,
+         * whoever was cancelled, so t runs on detached (as in
+         * bcl_gather). */
+        if (result != NULL)
+            *result = NULL;
+        bcl_detach(t);
+    }
+    return rc;
 }
 
 int

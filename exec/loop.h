@@ -45,6 +45,12 @@ struct bcl_loop {
     sem_t stop;
     /* Set by bcl_loop_free before its drain run; read by tasks. */
     _Atomic uint32_t cancelling;
+    /* 1 once bcl_cancel was called on a task of this loop (sticky).
+     * Until then no task can be cancelled, and a child run inline need
+     * not look at its hosts' flags: fork-join recursion (fib) would walk
+     * a chain as deep as the recursion at every end.  Stored before the
+     * canceller's flag (task.c, suspend.c). */
+    _Atomic uint32_t cancels_seen;
     /* Set once, by bcl_loop_free: workers exit their thread. */
     _Atomic uint32_t shutdown;
     /* Tasks spawned from outside the workers (for bcl_loop_free). */

@@ -24,8 +24,12 @@
  * canceller's last store.
  *
  * K4: a child that bcl_join runs inline on the task's stack is cancelled
- * with it (asyncio cancels the future a task awaits), through the task's
- * `inline_child` word with the same publish / check / busy-bit scheme.
+ * with it (asyncio cancels the future a task awaits).  A child that never
+ * suspends sees its hosts' flags at its checks (the inline_host chain);
+ * one that suspends first publishes itself in each host's `inline_child`
+ * word (C0, before C1's fence), and the canceller follows that word with
+ * the same check / busy-bit scheme.  C0 with C2's loads of the hosts'
+ * flags against K1 and K4 is the same Dekker pair, one level up.
  */
 #include "suspend.h"
 
@@ -76,16 +80,40 @@ wait_retract(struct bcl_task *t, struct bcl__waiter *w)
         bcl__spin_once(&spin);
 }
 
+/* C0: a task running inline on a host's stack suspends its hosts with
+ * it; make each host of the chain name the child it now waits in, so a
+ * canceller of the host reaches the wait (K4).  Done at the first
+ * suspension rather than for every inline run, which mostly never
+ * suspends; undone when the inline run ends (bcl__task_unhost_inline). */
+static void
+wait_publish_hosts(struct bcl_task *t)
+{
+    for (struct bcl_task *c = t; c->inline_host != NULL; c = c->inline_host) {
+        struct bcl_task *host = c->inline_host;
+
+        /* relaxed: see bcl__task_unhost_inline.  Non-zero: c and the
+         * hosts above it were published by an earlier suspension. */
+        if (atomic_load_explicit(&host->inline_child, memory_order_relaxed))
+            return;
+        /* release: the child's record is complete for a canceller (pairs
+         * with the acquire CAS at K4); ordered before the loads at C2 by
+         * the fence in wait_task. */
+        atomic_store_explicit(&host->inline_child, (uintptr_t)c,
+                              memory_order_release);
+    }
+}
+
 static enum bcl__wait_state
 wait_task(struct bcl__waiter *w)
 {
     struct bcl_task *t = w->task;
     uint32_t waiting = BCL__WAIT_WAITING;
 
+    wait_publish_hosts(t);
     /* C1.  release: publishes the waiter to a canceller (pairs with its
-     * acquire CAS at K3).  The fence then orders this store before the
-     * load of `cancelled` at C2: a Dekker pair with K1's fence in
-     * bcl_cancel. */
+     * acquire CAS at K3).  The fence then orders this store (and C0's)
+     * before the loads of `cancelled` at C2 (the task's and its hosts'):
+     * a Dekker pair with K1's fence in bcl_cancel. */
     atomic_store_explicit(&t->waiting, (uintptr_t)w, memory_order_release);
     atomic_thread_fence(memory_order_seq_cst);
     /* C2: cancelled before we suspend: resolve ourselves, no switch. */
@@ -294,27 +322,15 @@ bcl__spin_may_help(void)
 #define INLINE_BUSY ((uintptr_t)1)
 
 void
-bcl__task_host_inline(struct bcl_task *host, struct bcl_task *child)
-{
-    /* A Dekker pair with K1/K4 of a canceller of host, as for `waiting`:
-     * either it sees the child, or we see its flag.  release: publishes
-     * the child (pairs with the acquire CAS at K4); the fence orders the
-     * store before the load. */
-    atomic_store_explicit(&host->inline_child, (uintptr_t)child,
-                          memory_order_release);
-    atomic_thread_fence(memory_order_seq_cst);
-    /* acquire: ordered by the fence above for the handshake; acquire so
-     * that the child, cancelled here, sees what the canceller wrote before
-     * setting the flag (the promise of K1). */
-    if (atomic_load_explicit(&host->cancelled, memory_order_acquire))
-        bcl_cancel(child);
-}
-
-void
 bcl__task_unhost_inline(struct bcl_task *host, struct bcl_task *child)
 {
     struct bcl__spin spin;
 
+    /* relaxed: only code on this stack stores a non-zero value here
+     * (wait_publish_hosts), and a canceller only changes a non-zero one;
+     * 0 means no canceller can reach the child. */
+    if (atomic_load_explicit(&host->inline_child, memory_order_relaxed) == 0)
+        return;
     bcl__spin_init(&spin);
     for (;;) {
         uintptr_t mine = (uintptr_t)child;
@@ -336,9 +352,14 @@ bcl_cancel(bcl_task *t)
 
     if (t == NULL)
         return -EINVAL;
+    /* K0.  relaxed: sequenced before K1 and its fence, which order it
+     * for every reader of the flag (bcl__task_cancel_requested).  Read
+     * first: after the first cancel the line is only read. */
+    if (!atomic_load_explicit(&t->loop->cancels_seen, memory_order_relaxed))
+        atomic_store_explicit(&t->loop->cancels_seen, 1, memory_order_relaxed);
     /* K1.  release: the task that sees the flag sees what the canceller
      * wrote before.  The fence orders the store before the loads at K2
-     * and K4: the Dekker pair with C1/C2 (and with host_inline). */
+     * and K4: the Dekker pair with C0/C1 and C2. */
     atomic_store_explicit(&t->cancelled, 1, memory_order_release);
     atomic_thread_fence(memory_order_seq_cst);
     /* K2.  relaxed: ordered by the fence; K3's CAS acquires the frame. */
@@ -355,9 +376,9 @@ bcl_cancel(bcl_task *t)
     }
     /* K4: a child running inline on t's stack is part of t's wait (as
      * asyncio cancels the future a task awaits).  relaxed: ordered after
-     * K1 by its fence (see bcl__task_host_inline); the BUSY bit keeps the
-     * child's record alive (its host cannot collect it) until we are
-     * done. */
+     * K1 by its fence; a child published at C0 before its own fence is
+     * seen here, or its C2 sees our flag.  The BUSY bit keeps the child's
+     * record alive (its host cannot collect it) until we are done. */
     p = atomic_load_explicit(&t->inline_child, memory_order_relaxed);
     if (p != 0 && (p & INLINE_BUSY) == 0 &&
         atomic_compare_exchange_strong_explicit(&t->inline_child, &p,

@@ -68,10 +68,15 @@ struct bcl_task {
     /* The waiter the task is suspended on, for bcl_cancel: 0, a waiter
      * pointer, or BCL__WAITING_BUSY while a canceller uses it (suspend.c). */
     _Atomic uintptr_t waiting;
-    /* The child bcl_join is running inline on this task's stack, so that
-     * cancelling this task cancels it too (it is part of this task's
-     * wait); its low bit is set while a canceller uses it (suspend.c). */
+    /* The child bcl_join is running inline on this task's stack, once
+     * that child (or one running inline on it) first suspends, so that
+     * cancelling this task reaches the wait; its low bit is set while a
+     * canceller uses it (suspend.c, "K4"). */
     _Atomic uintptr_t inline_child;
+    /* The task on whose stack this one runs inline (NULL: its own stack):
+     * written before the child runs and read only by code running on
+     * that stack.  A child sees its hosts' cancellation through it. */
+    struct bcl_task *inline_host;
     _Atomic uintptr_t join;    /* 0, waiter pointer, DETACHED or DONE */
     struct cds_wfcq_node inject_node; /* while in the injection queue */
     struct bcl_task *next_free;       /* on a free list (see records) */
@@ -109,10 +114,9 @@ void bcl__task_resume(struct bcl_task *t);
  * tasks end on their loop's workers). */
 void bcl__task_finish(struct bcl__worker *w, struct bcl_task *t);
 
-/* Publish `child` as running inline on `host`'s stack (and cancel it at
- * once if host is already cancelled), and take it back when it returned
- * (waiting out a canceller that is using it).  suspend.c. */
-void bcl__task_host_inline(struct bcl_task *host, struct bcl_task *child);
+/* A child run inline on `host`'s stack has returned: if it was published
+ * in host's inline_child (it suspended), take it back, waiting out a
+ * canceller that is using it.  suspend.c. */
 void bcl__task_unhost_inline(struct bcl_task *host, struct bcl_task *child);
 
 /* bcl_join_timeout, also saying whether the handle was released (the
@@ -120,8 +124,9 @@ void bcl__task_unhost_inline(struct bcl_task *host, struct bcl_task *child);
  * or the caller's cancellation (kept).  join.c. */
 int bcl__join(struct bcl_task *t, void **result, uint64_t ns, bool *released);
 
-/* True if t or its loop asked for cancellation (checked at suspension
- * points and before a task starts). */
+/* True if t, a task it runs inline for (its inline_host chain) or its
+ * loop asked for cancellation (checked at suspension points, before a
+ * task starts and when it ends). */
 bool bcl__task_cancel_requested(const struct bcl_task *t);
 
 #endif /* BCL_EXEC_TASK_H */

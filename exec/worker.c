@@ -89,9 +89,9 @@ bcl__worker_run_inline(struct bcl__worker *w, struct bcl_task *t)
     /* relaxed: we took t from our deque; nobody else can see it. */
     atomic_store_explicit(&t->run_state, BCL__TASK_RUNNING,
                           memory_order_relaxed);
+    t->inline_host = parent;
     w->current = t;
     bcl__stat_inc(&w->stats.tasks_run);
-    bcl__task_host_inline(parent, t);
     t->result = t->fn(t->arg);
     if (bcl__task_cancel_requested(t))
         t->status = -ECANCELED;

@@ -80,6 +80,9 @@ TEST(time_timeouts_change_nothing)      /* tasks and threads */
 TEST(time_cancel_vs_put_race)           /* 10^5 rounds, exactly once */
 TEST(time_gather_wait_any)
 TEST(time_call_soon_threadsafe)         /* 4 threads x 10^4 calls */
+TEST(cancel_inline_waiting_child)      /* 1-3 levels deep, cancel from outside */
+TEST(cancel_inline_running_child)      /* child cancels its host, then sleeps */
+TEST(cancel_inline_race)               /* 2*10^4 rounds vs a canceller thread */
 TEST(time_primitives_timeout_cancel)  /* each _timeout form; cancel each */
 TEST(examples_ticker_sigint)            /* run_forever, SIGINT and SIGTERM */
 TEST(examples_ticker_count)             /* run_until_complete, 25 messages */

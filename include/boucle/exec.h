@@ -121,8 +121,9 @@ BCL_EXPORT int bcl_spawn_on(bcl_loop *loop, bcl_task **out, bcl_fn fn,
  * on the caller's own deque is run right there, on the caller's stack.
  * Context: task or plain thread.  Suspends: yes.
  * Returns: 0; -EINVAL (t NULL, or t is the caller itself); -ECANCELED (t was
- * cancelled: *result is still set, NULL if t never ran; the handle is
- * released).
+ * cancelled: *result is still set, NULL if t never ran; or the calling
+ * task was: t runs on, detached, and *result is NULL).  The handle is
+ * released in every case but -EINVAL.
  */
 BCL_EXPORT int bcl_join(bcl_task *t, void **result);
 

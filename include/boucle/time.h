@@ -76,8 +76,8 @@ BCL_EXPORT int bcl_call_soon_threadsafe(bcl_loop *loop, void (*cb)(void *),
 
 /*
  * bcl_join_timeout - bcl_join, giving up after ns nanoseconds (0: do not
- * wait).  On -ETIMEDOUT (or -ECANCELED) the handle is kept: join or
- * detach it later.
+ * wait).  On -ETIMEDOUT the handle is kept: join or detach it later.
+ * -ECANCELED releases it, as in bcl_join.
  * Context: task or thread.  Suspends: yes.
  * Returns: as bcl_join; -ETIMEDOUT.
  */
