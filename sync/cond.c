@@ -59,10 +59,7 @@ bcl_cond_new(bcl_cond **out)
     c = malloc(sizeof *c);
     if (c == NULL)
         return -ENOMEM;
-    if (bcl__waitlist_init(&c->waiters) != 0) {
-        free(c);
-        return -ENOMEM;
-    }
+    bcl__waitlist_init(&c->waiters);
     *out = c;
     return 0;
 }
@@ -74,7 +71,6 @@ bcl_cond_free(bcl_cond *c)
         return -EINVAL;
     if (bcl__waitlist_has_waiters(&c->waiters))
         return -EBUSY;
-    bcl__waitlist_destroy(&c->waiters);
     free(c);
     return 0;
 }

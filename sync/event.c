@@ -50,10 +50,7 @@ bcl_event_new(bcl_event **out)
     e = malloc(sizeof *e);
     if (e == NULL)
         return -ENOMEM;
-    if (bcl__waitlist_init(&e->waiters) != 0) {
-        free(e);
-        return -ENOMEM;
-    }
+    bcl__waitlist_init(&e->waiters);
     /* relaxed: published with *out by the caller's own synchronization. */
     atomic_store_explicit(&e->set, 0, memory_order_relaxed);
     *out = e;
@@ -67,7 +64,6 @@ bcl_event_free(bcl_event *e)
         return -EINVAL;
     if (bcl__waitlist_has_waiters(&e->waiters))
         return -EBUSY;
-    bcl__waitlist_destroy(&e->waiters);
     free(e);
     return 0;
 }

@@ -111,10 +111,7 @@ bcl_mutex_new(bcl_mutex **out)
     m = malloc(sizeof *m);
     if (m == NULL)
         return -ENOMEM;
-    if (bcl__waitlist_init(&m->waiters) != 0) {
-        free(m);
-        return -ENOMEM;
-    }
+    bcl__waitlist_init(&m->waiters);
     /* relaxed: published with *out by the caller's own synchronization. */
     atomic_store_explicit(&m->state, 0, memory_order_relaxed);
     atomic_store_explicit(&m->owner, 0, memory_order_relaxed);
@@ -131,7 +128,6 @@ bcl_mutex_free(bcl_mutex *m)
     if (atomic_load_explicit(&m->state, memory_order_relaxed) != 0 ||
         bcl__waitlist_has_waiters(&m->waiters))
         return -EBUSY;
-    bcl__waitlist_destroy(&m->waiters);
     free(m);
     return 0;
 }

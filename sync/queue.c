@@ -245,28 +245,13 @@ bcl_queue_new(bcl_queue **out, size_t capacity)
         free(q);
         return rc;
     }
-    if (bcl__waitlist_init(&q->getters) != 0)
-        goto fail_getters;
-    if (bcl__waitlist_init(&q->putters) != 0)
-        goto fail_putters;
-    if (bcl__waitlist_init(&q->joiners) != 0)
-        goto fail_joiners;
+    bcl__waitlist_init(&q->getters);
+    bcl__waitlist_init(&q->putters);
+    bcl__waitlist_init(&q->joiners);
     /* relaxed: published with *out by the caller's own synchronization. */
     atomic_store_explicit(&q->done, 0, memory_order_relaxed);
     *out = q;
     return 0;
-
-fail_joiners:
-    bcl__waitlist_destroy(&q->putters);
-fail_putters:
-    bcl__waitlist_destroy(&q->getters);
-fail_getters:
-    if (capacity == 0)
-        bcl__segq_destroy(&q->items.segq);
-    else
-        bcl__ring_destroy(&q->items.ring);
-    free(q);
-    return -ENOMEM;
 }
 
 int
@@ -278,9 +263,6 @@ bcl_queue_free(bcl_queue *q)
         bcl__waitlist_has_waiters(&q->putters) ||
         bcl__waitlist_has_waiters(&q->joiners))
         return -EBUSY;
-    bcl__waitlist_destroy(&q->joiners);
-    bcl__waitlist_destroy(&q->putters);
-    bcl__waitlist_destroy(&q->getters);
     if (q->capacity == 0)
         bcl__segq_destroy(&q->items.segq);
     else

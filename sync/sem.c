@@ -102,10 +102,7 @@ bcl_sem_new(bcl_sem **out, size_t initial)
     s = malloc(sizeof *s);
     if (s == NULL)
         return -ENOMEM;
-    if (bcl__waitlist_init(&s->waiters) != 0) {
-        free(s);
-        return -ENOMEM;
-    }
+    bcl__waitlist_init(&s->waiters);
     /* relaxed: published with *out by the caller's own synchronization. */
     atomic_store_explicit(&s->permits, initial, memory_order_relaxed);
     *out = s;
@@ -119,7 +116,6 @@ bcl_sem_free(bcl_sem *s)
         return -EINVAL;
     if (bcl__waitlist_has_waiters(&s->waiters))
         return -EBUSY;
-    bcl__waitlist_destroy(&s->waiters);
     free(s);
     return 0;
 }

@@ -52,10 +52,7 @@ bcl_waitgroup_new(bcl_waitgroup **out)
     wg = malloc(sizeof *wg);
     if (wg == NULL)
         return -ENOMEM;
-    if (bcl__waitlist_init(&wg->waiters) != 0) {
-        free(wg);
-        return -ENOMEM;
-    }
+    bcl__waitlist_init(&wg->waiters);
     /* relaxed: published with *out by the caller's own synchronization. */
     atomic_store_explicit(&wg->count, 0, memory_order_relaxed);
     *out = wg;
@@ -69,7 +66,6 @@ bcl_waitgroup_free(bcl_waitgroup *wg)
         return -EINVAL;
     if (bcl__waitlist_has_waiters(&wg->waiters))
         return -EBUSY;
-    bcl__waitlist_destroy(&wg->waiters);
     free(wg);
     return 0;
 }

@@ -9,21 +9,14 @@
 
 #include "exec/base.h"
 
-int
+void
 bcl__waitlist_init(struct bcl__waitlist *wl)
 {
-    if (pthread_mutex_init(&wl->lock, NULL) != 0)
-        return -ENOMEM;
+    /* relaxed: published with the structure that embeds the list. */
+    atomic_store_explicit(&wl->lock.held, 0, memory_order_relaxed);
     wl->first = wl->last = NULL;
     /* relaxed: published with the structure that embeds the list. */
     atomic_store_explicit(&wl->count, 0, memory_order_relaxed);
-    return 0;
-}
-
-void
-bcl__waitlist_destroy(struct bcl__waitlist *wl)
-{
-    pthread_mutex_destroy(&wl->lock);
 }
 
 void
@@ -69,9 +62,13 @@ bcl__waitlist_unlink(struct bcl__waitlist *wl, struct bcl__wait_entry *e)
     else
         wl->last = e->prev;
     e->linked = false;
-    /* relaxed: a stale non-zero count only sends a fast path to the lock,
-     * where it finds the list as it is. */
-    atomic_fetch_sub_explicit(&wl->count, 1, memory_order_relaxed);
+    /* relaxed, and a load and a store rather than an RMW: count is only
+     * written under the lock we hold; a reader that sees the stale
+     * non-zero value only goes to the lock, where it finds the list as
+     * it is. */
+    atomic_store_explicit(
+        &wl->count, atomic_load_explicit(&wl->count, memory_order_relaxed) - 1,
+        memory_order_relaxed);
 }
 
 struct bcl__wait_entry *

@@ -33,12 +33,12 @@
 #ifndef BCL_SYNC_WAITLIST_H
 #define BCL_SYNC_WAITLIST_H
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "exec/base.h"
 #include "exec/suspend.h"
 
 struct bcl__wait_entry {
@@ -48,24 +48,26 @@ struct bcl__wait_entry {
 };
 
 struct bcl__waitlist {
-    pthread_mutex_t lock;
+    /* A spinlock: every critical section is list surgery and a few CAS
+     * (never a suspension, a resume or a system call), and its unlock is
+     * a plain release store where a mutex's is an atomic RMW. */
+    struct bcl__spinlock lock;
     struct bcl__wait_entry *first, *last; /* under lock */
     _Atomic size_t count;                 /* linked entries; see above */
 };
 
-int bcl__waitlist_init(struct bcl__waitlist *wl);
-void bcl__waitlist_destroy(struct bcl__waitlist *wl);
+void bcl__waitlist_init(struct bcl__waitlist *wl);
 
 static inline void
 bcl__waitlist_lock(struct bcl__waitlist *wl)
 {
-    pthread_mutex_lock(&wl->lock);
+    bcl__spinlock_lock(&wl->lock);
 }
 
 static inline void
 bcl__waitlist_unlock(struct bcl__waitlist *wl)
 {
-    pthread_mutex_unlock(&wl->lock);
+    bcl__spinlock_unlock(&wl->lock);
 }
 
 /* One load: may someone be waiting?  seq_cst: the fast path's half of the
