@@ -117,7 +117,7 @@ wait_task(struct bcl__waiter *w)
     atomic_store_explicit(&t->waiting, (uintptr_t)w, memory_order_release);
     atomic_thread_fence(memory_order_seq_cst);
     /* C2: cancelled before we suspend: resolve ourselves, no switch. */
-    if (!bcl__task_cancel_requested(t) ||
+    if (!bcl__task_cancel_flagged(t) ||
         !atomic_compare_exchange_strong_explicit(
             &w->state, &waiting, BCL__WAIT_CANCELLED, memory_order_acq_rel,
             memory_order_relaxed)) {

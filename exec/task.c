@@ -74,25 +74,32 @@ bcl__task_free(struct bcl__worker *w, struct bcl_task *t)
 }
 
 bool
-bcl__task_cancel_requested(const struct bcl_task *t)
+bcl__task_cancel_flagged(const struct bcl_task *t)
 {
     struct bcl_loop *loop = t->loop;
 
-    /* acquire: pairs with the release in loop_drain(). */
-    if (atomic_load_explicit(&loop->cancelling, memory_order_acquire))
-        return true;
-    /* relaxed: bcl_cancel stores it before its K1 store and fence, so a
-     * cancel that happened before this check, or whose fence comes before
-     * the caller's (C2), is seen here too. */
-    if (!atomic_load_explicit(&loop->cancels_seen, memory_order_relaxed))
-        return false;
     /* seq_cst: the C2 loads of the cancellation handshake (suspend.c),
      * and acquires: the task sees what a canceller wrote before.  The
      * hosts too: a child run inline is part of its hosts' wait. */
     for (; t != NULL; t = t->inline_host)
         if (atomic_load_explicit(&t->cancelled, memory_order_seq_cst) != 0)
             return true;
-    return false;
+    /* acquire: pairs with the release in loop_drain(). */
+    return atomic_load_explicit(&loop->cancelling, memory_order_acquire);
+}
+
+bool
+bcl__task_cancel_requested(const struct bcl_task *t)
+{
+    struct bcl_loop *loop = t->loop;
+
+    /* relaxed: bcl_cancel stores it before its K1 store, so a cancel
+     * that happened before this check is seen here too (the walk below
+     * is as deep as the inline recursion: fib's 30 levels at every end).
+     * acquire on `cancelling`: pairs with the release in loop_drain(). */
+    if (!atomic_load_explicit(&loop->cancels_seen, memory_order_relaxed))
+        return atomic_load_explicit(&loop->cancelling, memory_order_acquire);
+    return bcl__task_cancel_flagged(t);
 }
 
 int

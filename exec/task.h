@@ -126,7 +126,15 @@ int bcl__join(struct bcl_task *t, void **result, uint64_t ns, bool *released);
 
 /* True if t, a task it runs inline for (its inline_host chain) or its
  * loop asked for cancellation (checked at suspension points, before a
- * task starts and when it ends). */
+ * task starts and when it ends).  The hosts are looked at only once the
+ * loop has seen a bcl_cancel (its sticky cancels_seen), which is enough
+ * for a cancel that happened before the check. */
 bool bcl__task_cancel_requested(const struct bcl_task *t);
+
+/* The same without the cancels_seen shortcut: C2 of the cancellation
+ * handshake, after a seq_cst fence (suspend.c).  There the cancel may be
+ * concurrent, and C11's fence rules order a canceller's own stores, not
+ * another canceller's store of cancels_seen that it only read. */
+bool bcl__task_cancel_flagged(const struct bcl_task *t);
 
 #endif /* BCL_EXEC_TASK_H */

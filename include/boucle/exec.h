@@ -120,10 +120,11 @@ BCL_EXPORT int bcl_spawn_on(bcl_loop *loop, bcl_task **out, bcl_fn fn,
  * NULL) and release the handle.  A child that has not started yet and sits
  * on the caller's own deque is run right there, on the caller's stack.
  * Context: task or plain thread.  Suspends: yes.
- * Returns: 0; -EINVAL (t NULL, or t is the caller itself); -ECANCELED (t was
- * cancelled: *result is still set, NULL if t never ran; or the calling
- * task was: t runs on, detached, and *result is NULL).  The handle is
- * released in every case but -EINVAL.
+ * Returns: 0; -EINVAL (t NULL, or t is the caller itself); -EPERM (from a
+ * timer callback, which must not block); -ECANCELED (t was cancelled:
+ * *result is still set, NULL if t never ran; or the calling task was: t
+ * runs on, detached, and *result is NULL).  0 and -ECANCELED release the
+ * handle; -EINVAL and -EPERM keep it.
  */
 BCL_EXPORT int bcl_join(bcl_task *t, void **result);
 
