@@ -85,6 +85,7 @@ loop_destroy(struct bcl_loop *loop, unsigned started)
          * for their bcl_timer_cancel. */
         bcl__timer_heap_clear(&w->timers, bcl__time_orphan);
         bcl__timer_heap_destroy(&w->timers);
+        bcl__time_cache_drain(w);
     }
     bcl__park_destroy(&loop->park);
     bcl__inject_destroy(&loop->inject);

@@ -30,6 +30,7 @@
 
 struct bcl_timer {
     struct bcl__timer_node node;
+    struct bcl_timer *cache_next; /* in a worker's timer_cache */
     void (*cb)(void *arg);
     void *arg;
     uint64_t period;      /* 0: one-shot */
@@ -81,6 +82,52 @@ bcl_sleep(uint64_t ns)
 
 /* --- public timers ------------------------------------------------------ */
 
+/*
+ * Records.  A worker keeps up to TIMER_CACHE_MAX freed records (of any
+ * loop: they are all plain malloc'ed blocks of one size) for its next
+ * arms; other threads use malloc and free.  An arm followed by its cancel
+ * -- a timeout that did not expire, the common case -- then costs no
+ * allocator call (docs/design.md, "Timers").
+ */
+#define TIMER_CACHE_MAX 64u
+
+static struct bcl_timer *
+timer_alloc(struct bcl__worker *w)
+{
+    struct bcl_timer *t;
+
+    if (w != NULL && (t = w->timer_cache) != NULL) {
+        w->timer_cache = t->cache_next;
+        w->ntimer_cache--;
+        return t;
+    }
+    return malloc(sizeof *t);
+}
+
+static void
+timer_free(struct bcl__worker *w, struct bcl_timer *t)
+{
+    if (w != NULL && w->ntimer_cache < TIMER_CACHE_MAX) {
+        t->cache_next = w->timer_cache;
+        w->timer_cache = t;
+        w->ntimer_cache++;
+        return;
+    }
+    free(t);
+}
+
+void
+bcl__time_cache_drain(struct bcl__worker *w)
+{
+    while (w->timer_cache != NULL) {
+        struct bcl_timer *next = w->timer_cache->cache_next;
+
+        free(w->timer_cache);
+        w->timer_cache = next;
+    }
+    w->ntimer_cache = 0;
+}
+
 static uint64_t
 timer_fire(struct bcl__timer_node *node)
 {
@@ -97,7 +144,9 @@ timer_fire(struct bcl__timer_node *node)
 static void
 timer_release(struct bcl__timer_node *node)
 {
-    free(bcl__container_of(node, struct bcl_timer, node));
+    /* On the worker whose heap fired it. */
+    timer_free(bcl__worker_current(),
+               bcl__container_of(node, struct bcl_timer, node));
 }
 
 void
@@ -111,11 +160,10 @@ bcl__time_orphan(struct bcl__timer_node *node)
         free(t);
 }
 
-/* The worker whose heap takes a new timer of `loop`. */
+/* The worker whose heap takes a new timer of `loop`; w is the caller's. */
 static struct bcl__worker *
-timer_home(struct bcl_loop *loop, bool *foreign)
+timer_home(struct bcl_loop *loop, struct bcl__worker *w, bool *foreign)
 {
-    struct bcl__worker *w = bcl__worker_current();
     uint32_t turn;
 
     *foreign = w == NULL || w->loop != loop;
@@ -131,13 +179,13 @@ static int
 timer_start(bcl_loop *loop, uint64_t first_ns, uint64_t period,
             void (*cb)(void *), void *arg, bcl_timer **out)
 {
-    struct bcl__worker *home;
+    struct bcl__worker *w = bcl__worker_current(), *home;
     struct bcl_timer *t;
     bool foreign, earliest;
 
     if (loop == NULL || cb == NULL)
         return -EINVAL;
-    t = malloc(sizeof *t);
+    t = timer_alloc(w);
     if (t == NULL)
         return -ENOMEM;
     bcl__timer_node_init(&t->node, timer_fire, timer_release);
@@ -148,10 +196,10 @@ timer_start(bcl_loop *loop, uint64_t first_ns, uint64_t period,
     t->cancelled = false;
     if (out != NULL)
         *out = t; /* before arming: the callback may already run */
-    home = timer_home(loop, &foreign);
+    home = timer_home(loop, w, &foreign);
     if (bcl__timer_arm(&home->timers, &t->node,
                        bcl__deadline_after(first_ns), &earliest) != 0) {
-        free(t);
+        timer_free(w, t);
         return -ENOMEM;
     }
     if (foreign && earliest)
@@ -189,7 +237,7 @@ bcl_timer_cancel(bcl_timer *t)
         return 0;
     }
     bcl__timer_disarm(&t->node);
-    free(t);
+    timer_free(w, t);
     return 0;
 }
 

@@ -130,6 +130,10 @@ void bcl__timer_heap_clear(struct bcl__timer_heap *h,
  * owns itself, else left for its handle's bcl_timer_cancel. */
 void bcl__time_orphan(struct bcl__timer_node *node);
 
+struct bcl__worker;
+/* time.c: free the timer records a worker keeps (loop teardown). */
+void bcl__time_cache_drain(struct bcl__worker *w);
+
 /* CLOCK_MONOTONIC in ns. */
 uint64_t bcl__now_ns(void);
 

@@ -42,6 +42,7 @@
 #include "timer.h"
 
 struct bcl_task;
+struct bcl_timer;
 
 /* What a task asked its scheduler to do after switching out. */
 enum bcl__switch_reason {
@@ -77,6 +78,8 @@ struct bcl__worker {
     struct bcl__records records;   /* owner: task records */
     void *altstack;                /* owner: SIGSEGV handler stack */
     struct bcl__timer_heap timers; /* expired by the owner (timer.h) */
+    struct bcl_timer *timer_cache; /* owner: freed timer records (time.c) */
+    unsigned ntimer_cache;         /* owner */
     /* Futex word: 0 while parked, 1 once woken (a waker stores it,
      * release, then wakes), 2 when kicked to look at its timers again
      * (a foreign bcl__park_kick; the owner resets it to 0).  The owner
