@@ -17,6 +17,10 @@
  *   6. a searcher that found nothing keeps searching for a short grace
  *      (worker.c, SEARCH_GRACE_NS), then parks.
  *
+ * A task that switches out while steps 2 and 3 have a task, and the loop
+ * nothing of its own to do, switches straight to that task (worker.c,
+ * "Direct switches"); the task switched to finishes the switch-out.
+ *
  * The current worker is the only thread-local state of the library,
  * read through bcl__worker_current(), an out-of-line call that is never
  * cached across a suspension (a task may resume on another thread).
@@ -70,6 +74,10 @@ struct bcl__worker {
     enum bcl__switch_reason reason; /* owner: set by the task before a switch */
     uint32_t ticks;                /* owner */
     bool take_oldest;              /* owner: a yield just happened */
+    /* owner: a task that switched directly to the running one, whose
+     * after-switch step that one runs first (worker.c, "Direct
+     * switches"); NULL otherwise. */
+    struct bcl_task *switched_from;
     bool spinning;                 /* owner: counted in park.nspinning */
     uint64_t search_until;         /* owner: end of a searcher's grace, ns */
     unsigned search_pauses;        /* owner: back-off before its next pass */
