@@ -175,6 +175,33 @@ bcl__deque_pop_if(struct bcl__deque *dq, const void *item)
     return deque_take(dq, b, a) == item;
 }
 
+void *
+bcl__deque_pop_oldest(struct bcl__deque *dq)
+{
+    /* relaxed: owner-only fields, and the slots were written by the
+     * owner itself. */
+    int64_t b = atomic_load_explicit(&dq->bottom, memory_order_relaxed);
+    struct bcl__deque_array *a =
+        atomic_load_explicit(&dq->array, memory_order_relaxed);
+    /* relaxed: a stale top only makes the CAS below fail. */
+    int64_t t = atomic_load_explicit(&dq->top, memory_order_relaxed);
+
+    while (t < b) {
+        /* relaxed: slot t is not reused while top == t (push cannot lap
+         * it), which the CAS proves. */
+        void *found =
+            atomic_load_explicit(&a->slots[t & a->mask], memory_order_relaxed);
+
+        /* seq_cst CAS, as in steal(): decides between us and thieves; on
+         * failure t is the new top (relaxed: nothing to read). */
+        if (atomic_compare_exchange_strong_explicit(&dq->top, &t, t + 1,
+                                                    memory_order_seq_cst,
+                                                    memory_order_relaxed))
+            return found;
+    }
+    return NULL;
+}
+
 enum bcl__steal_result
 bcl__deque_steal(struct bcl__deque *dq, void **item)
 {

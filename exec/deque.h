@@ -15,13 +15,15 @@
  *
  * Synchronization table (which calls may run at the same time):
  *
- *                    push   pop   pop_if   steal   size_hint
- *   push (owner)      -      -      -       yes      yes
- *   pop  (owner)      -      -      -       yes      yes
- *   pop_if (owner)    -      -      -       yes      yes
- *   steal (any)      yes    yes    yes      yes      yes
+ *                 push  pop  pop_if  pop_oldest  steal  size_hint
+ *   push (owner)    -     -     -        -        yes     yes
+ *   pop  (owner)    -     -     -        -        yes     yes
+ *   pop_if (owner)  -     -     -        -        yes     yes
+ *   pop_oldest (o.) -     -     -        -        yes     yes
+ *   steal (any)    yes   yes   yes      yes       yes     yes
  *
- * Context: push / pop / pop_if: the owner thread only.  steal, size_hint:
+ * Context: push / pop / pop_if / pop_oldest: the owner thread only.
+ * steal, size_hint:
  * any thread.  init / destroy: no concurrent call.
  */
 #ifndef BCL_EXEC_DEQUE_H
@@ -68,6 +70,12 @@ void *bcl__deque_pop(struct bcl__deque *dq);
 
 /* Owner: take the bottom item only if it is `item`; true when taken. */
 bool bcl__deque_pop_if(struct bcl__deque *dq, const void *item);
+
+/* Owner: take the top (oldest) item, or NULL when empty: a steal by the
+ * owner itself, without steal()'s fence, which orders a thief's look at
+ * top and bottom against the owner's take -- and the owner is not taking
+ * while it runs this. */
+void *bcl__deque_pop_oldest(struct bcl__deque *dq);
 
 /* Any thread: take the top item. */
 enum bcl__steal_result bcl__deque_steal(struct bcl__deque *dq, void **item);

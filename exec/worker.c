@@ -212,20 +212,16 @@ static struct bcl_task *
 worker_next_direct(struct bcl__worker *w, enum bcl__switch_reason reason)
 {
     struct bcl_task *t;
-    void *item;
 
     if ((w->ticks + 1) % INJECT_EVERY == 0 ||
         bcl__timer_earliest(&w->timers) != UINT64_MAX ||
         !bcl__loop_running(w->loop))
         return NULL;
-    if (reason == BCL__SWITCH_YIELD) {
-        /* The oldest, as the loop would take after a yield. */
-        if (bcl__deque_steal(&w->dq, &item) != BCL__STEAL_OK)
-            return NULL;
-        t = item;
-    } else if ((t = bcl__deque_pop(&w->dq)) == NULL) {
+    /* After a yield the oldest, as the loop would take it. */
+    t = reason == BCL__SWITCH_YIELD ? bcl__deque_pop_oldest(&w->dq)
+                                    : bcl__deque_pop(&w->dq);
+    if (t == NULL)
         return NULL;
-    }
     w->ticks++;
     return worker_prepare(w, t) ? t : NULL;
 }
@@ -304,15 +300,14 @@ static struct bcl_task *
 worker_find(struct bcl__worker *w)
 {
     struct bcl_task *t;
-    void *item;
 
     if (++w->ticks % INJECT_EVERY == 0 &&
         (t = worker_take_injected(w)) != NULL)
         return t;
     if (w->take_oldest) {
         w->take_oldest = false;
-        if (bcl__deque_steal(&w->dq, &item) == BCL__STEAL_OK)
-            return item;
+        if ((t = bcl__deque_pop_oldest(&w->dq)) != NULL)
+            return t;
     }
     if ((t = bcl__deque_pop(&w->dq)) != NULL)
         return t;

@@ -3,7 +3,8 @@ TEST(deque_push_pop_lifo)
 TEST(deque_steal_fifo)
 TEST(deque_grow_keeps_order)
 TEST(deque_pop_if)
-TEST(deque_steal_exactly_once)          /* owner vs 3 thieves, 10^6 items */
+TEST(deque_pop_oldest)
+TEST(deque_steal_exactly_once)          /* owner (pop, pop_oldest) vs 3 thieves, 10^6 items */
 TEST(fiber_switch_preserves_state)      /* registers, FP control, 10^5 switches */
 TEST(stack_overflow_reported)           /* child process: message + SIGABRT */
 TEST(stack_overflow_reported_mprotect)  /* the same with mprotect guards */

@@ -101,6 +101,30 @@ test_deque_pop_if(void)
     return 0;
 }
 
+int
+test_deque_pop_oldest(void)
+{
+    struct bcl__deque dq;
+    void *item;
+
+    CHECK_EQ(bcl__deque_init(&dq, 4), 0);
+    CHECK_PTR_EQ(bcl__deque_pop_oldest(&dq), NULL);
+    for (int i = 0; i < 6; i++) /* grows once */
+        CHECK_EQ(bcl__deque_push(&dq, ITEM(i)), 0);
+    CHECK_PTR_EQ(bcl__deque_pop_oldest(&dq), ITEM(0));
+    CHECK_EQ(bcl__deque_steal(&dq, &item), BCL__STEAL_OK);
+    CHECK_PTR_EQ(item, ITEM(1));
+    CHECK_PTR_EQ(bcl__deque_pop_oldest(&dq), ITEM(2));
+    CHECK_PTR_EQ(bcl__deque_pop(&dq), ITEM(5));
+    CHECK_PTR_EQ(bcl__deque_pop_oldest(&dq), ITEM(3));
+    CHECK_PTR_EQ(bcl__deque_pop_oldest(&dq), ITEM(4));
+    CHECK_PTR_EQ(bcl__deque_pop_oldest(&dq), NULL);
+    CHECK_PTR_EQ(bcl__deque_pop(&dq), NULL);
+    CHECK_EQ(bcl__deque_size_hint(&dq), 0);
+    bcl__deque_destroy(&dq);
+    return 0;
+}
+
 /* One owner pushing and popping against several thieves: every item is
  * taken exactly once (seen-bitmap) and the sum matches. */
 #define STRESS_ITEMS 1000000
@@ -161,9 +185,15 @@ test_deque_steal_exactly_once(void)
         CHECK_EQ(bcl__deque_push(&s.dq, ITEM(i)), 0);
         rng = rng * 1103515245u + 12345u;
         /* Pop now and then, sometimes down to the last item, so the
-         * owner races thieves on it. */
+         * owner races thieves on it; take the oldest now and then, which
+         * races them at the top. */
         if ((rng >> 16) % 3 == 0) {
             void *item = bcl__deque_pop(&s.dq);
+
+            if (item != NULL)
+                stress_take(&s, item);
+        } else if ((rng >> 16) % 7 == 1) {
+            void *item = bcl__deque_pop_oldest(&s.dq);
 
             if (item != NULL)
                 stress_take(&s, item);
