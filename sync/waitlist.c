@@ -12,8 +12,7 @@
 void
 bcl__waitlist_init(struct bcl__waitlist *wl)
 {
-    /* relaxed: published with the structure that embeds the list. */
-    atomic_store_explicit(&wl->lock.held, 0, memory_order_relaxed);
+    bcl__lock_init(&wl->lock);
     wl->first = wl->last = NULL;
     /* relaxed: published with the structure that embeds the list. */
     atomic_store_explicit(&wl->count, 0, memory_order_relaxed);

@@ -38,7 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "exec/base.h"
+#include "exec/lock.h"
 #include "exec/suspend.h"
 
 struct bcl__wait_entry {
@@ -48,10 +48,9 @@ struct bcl__wait_entry {
 };
 
 struct bcl__waitlist {
-    /* A spinlock: every critical section is list surgery and a few CAS
-     * (never a suspension, a resume or a system call), and its unlock is
-     * a plain release store where a mutex's is an atomic RMW. */
-    struct bcl__spinlock lock;
+    /* Held for list surgery and a few CAS: never across a suspension, a
+     * resume or a system call (exec/lock.h). */
+    struct bcl__lock lock;
     struct bcl__wait_entry *first, *last; /* under lock */
     _Atomic size_t count;                 /* linked entries; see above */
 };
@@ -61,13 +60,13 @@ void bcl__waitlist_init(struct bcl__waitlist *wl);
 static inline void
 bcl__waitlist_lock(struct bcl__waitlist *wl)
 {
-    bcl__spinlock_lock(&wl->lock);
+    bcl__lock_lock(&wl->lock);
 }
 
 static inline void
 bcl__waitlist_unlock(struct bcl__waitlist *wl)
 {
-    bcl__spinlock_unlock(&wl->lock);
+    bcl__lock_unlock(&wl->lock);
 }
 
 /* One load: may someone be waiting?  seq_cst: the fast path's half of the
