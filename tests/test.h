@@ -72,6 +72,15 @@
         }                                                                  \
     } while (0)
 
+/* A pthread entry that serves `loop` with bcl_run_forever until a
+ * bcl_stop (for tests that drive a loop from plain threads). */
+static inline void *
+test_serve_forever(void *loop)
+{
+    bcl_run_forever(loop);
+    return NULL;
+}
+
 /* Run fn as the main task of a fresh loop of `workers` workers (result as
  * bcl_run_until_complete), then free the loop.  0, or the first error. */
 static inline int

@@ -171,13 +171,6 @@ racing_host(void *arg)
     return NULL;
 }
 
-static void *
-run_forever_thread(void *arg)
-{
-    bcl_run_forever(arg);
-    return NULL;
-}
-
 int
 test_cancel_inline_race(void)
 {
@@ -187,7 +180,7 @@ test_cancel_inline_race(void)
     unsigned spins = 1;
 
     CHECK_EQ(bcl_loop_new(&loop, &cfg), 0);
-    CHECK_EQ(pthread_create(&runner, NULL, run_forever_thread, loop), 0);
+    CHECK_EQ(pthread_create(&runner, NULL, test_serve_forever, loop), 0);
     for (int round = 0; round < RACE_ROUNDS; round++) {
         struct inline_probe probe = { .wait_rc = 1 };
         bcl_task *host;

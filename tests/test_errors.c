@@ -119,13 +119,6 @@ signal_running(void *arg)
     return NULL;
 }
 
-static void *
-serve(void *arg)
-{
-    bcl_run_forever(arg);
-    return NULL;
-}
-
 int
 test_errors_run_on_running_loop(void)
 {
@@ -135,7 +128,7 @@ test_errors_run_on_running_loop(void)
     CHECK_EQ(sem_init(&running, 0, 0), 0);
     CHECK_EQ(bcl_loop_new(&loop, NULL), 0);
     CHECK_EQ(bcl_spawn_on(loop, NULL, signal_running, NULL), 0);
-    CHECK_EQ(pthread_create(&thread, NULL, serve, loop), 0);
+    CHECK_EQ(pthread_create(&thread, NULL, test_serve_forever, loop), 0);
     while (sem_wait(&running) != 0)
         continue;
     CHECK_EQ(bcl_run_until_complete(loop, nothing, NULL, NULL), -EBUSY);

@@ -21,13 +21,6 @@
 #define ROUNDS 100000
 
 static void *
-run_forever_thread(void *arg)
-{
-    bcl_run_forever(arg);
-    return NULL;
-}
-
-static void *
 increment(void *arg)
 {
     return (void *)((uintptr_t)arg + 1);
@@ -49,7 +42,7 @@ test_park_no_lost_wakeup(void)
     pthread_t runner;
 
     CHECK_EQ(bcl_loop_new(&loop, &cfg), 0);
-    CHECK_EQ(pthread_create(&runner, NULL, run_forever_thread, loop), 0);
+    CHECK_EQ(pthread_create(&runner, NULL, test_serve_forever, loop), 0);
     for (uintptr_t i = 0; i < ROUNDS; i++) {
         bcl_task *t;
         void *r = NULL;
