@@ -121,8 +121,9 @@ wait_task(struct bcl__waiter *w)
         !atomic_compare_exchange_strong_explicit(
             &w->state, &waiting, BCL__WAIT_CANCELLED, memory_order_acq_rel,
             memory_order_relaxed)) {
-        /* C3.  The scheduler commits the suspension after the switch; a
-         * resolve that came first turns it into an immediate requeue. */
+        /* C3.  The suspension is committed after the switch (by the loop
+         * or by the task switched to); a resolve that came first turns it
+         * into an immediate requeue. */
         bcl__worker_switch_out(BCL__SWITCH_PARK);
     }
     wait_retract(t, w);

@@ -4,15 +4,16 @@
  * 1. Run state (who may run the task), `run_state`:
  *
  *      RUNNABLE --a worker takes it--> RUNNING
- *      RUNNING --suspends, scheduler commits after the switch--> PARKED
+ *      RUNNING --suspends, the commit after the switch--> PARKED
  *      RUNNING --resolved before the commit--> NOTIFIED
  *      NOTIFIED --commit sees it--> RUNNABLE (requeued at once)
  *      PARKED --bcl__task_resume--> RUNNABLE (queued by the resumer)
  *
  *    A task is in at most one run queue, and only when RUNNABLE; whoever
- *    moves it to RUNNABLE queues it.  The commit happens on the scheduler's
- *    stack after the task's context is saved, so a resumer can never start
- *    a context that is still being saved.
+ *    moves it to RUNNABLE queues it.  The commit happens after the task's
+ *    context is saved, on the stack switched to (the scheduling loop's, or
+ *    the next task's after a direct switch, worker.c), so a resumer can
+ *    never start a context that is still being saved.
  *
  * 2. Join word (who frees the record), `join`:
  *

@@ -122,13 +122,16 @@ worker_after_switch(struct bcl__worker *w, struct bcl_task *t)
     }
 }
 
-/* Run the after-switch step of the task that switched directly to the
- * caller's context, if one did. */
+/* A task has just been switched to: name its stack for the SIGSEGV
+ * handler (a task switching directly away ran on its own until the jump),
+ * and run the after-switch step of the task that switched directly to
+ * it, if one did. */
 static void
 worker_finish_switch(struct bcl__worker *w)
 {
     struct bcl_task *prev = w->switched_from;
 
+    w->running = w->current->stack;
     if (prev != NULL) {
         w->switched_from = NULL;
         worker_after_switch(w, prev);
@@ -175,7 +178,6 @@ worker_prepare(struct bcl__worker *w, struct bcl_task *t)
     atomic_store_explicit(&t->run_state, BCL__TASK_RUNNING,
                           memory_order_relaxed);
     w->current = t;
-    w->running = t->stack;
     bcl__stat_inc(&w->stats.tasks_run);
     return true;
 }
@@ -185,6 +187,7 @@ worker_run(struct bcl__worker *w, struct bcl_task *t)
 {
     if (!worker_prepare(w, t))
         return;
+    w->running = t->stack;
     bcl__fiber_switch(&w->sched, &t->stack->ctx, false);
     /* The task that switched to us: the last of a chain of direct
      * switches (each finished by the next), or an inline child hosted on
@@ -204,17 +207,19 @@ worker_run(struct bcl__worker *w, struct bcl_task *t)
  * switched-out task's after-switch step (commit the suspension, requeue
  * the yield, recycle the stack) must wait until its context is saved, so
  * the task switched to performs it, first thing (worker_finish_switch).
- * The loop is still used when it has work of its own: timers armed on
- * this worker, the injection queue's turn (every INJECT_EVERY ticks),
- * stealing, parking, a run that is ending.
+ * The loop is still used when it has work of its own: a timer of this
+ * worker that is due, the injection queue's turn (every INJECT_EVERY
+ * ticks), stealing, parking, a run that is ending.
  */
 static struct bcl_task *
 worker_next_direct(struct bcl__worker *w, enum bcl__switch_reason reason)
 {
+    uint64_t due = bcl__timer_earliest(&w->timers);
     struct bcl_task *t;
 
+    /* The clock is read only while a timer is armed, as the loop does. */
     if ((w->ticks + 1) % INJECT_EVERY == 0 ||
-        bcl__timer_earliest(&w->timers) != UINT64_MAX ||
+        (due != UINT64_MAX && bcl__now_ns() >= due) ||
         !bcl__loop_running(w->loop))
         return NULL;
     /* After a yield the oldest, as the loop would take it. */

@@ -102,8 +102,9 @@ struct bcl__worker *bcl__worker_current(void);
 
 int bcl__worker_start(struct bcl__worker *w);
 
-/* Suspend the running task: switch to the scheduler with `reason`.
- * Returns when the task runs again, maybe on another worker. */
+/* Switch the running task out with `reason`: to the next task of the
+ * worker's deque (a direct switch) or to the scheduling loop.  Returns
+ * when the task runs again, maybe on another worker. */
 void bcl__worker_switch_out(enum bcl__switch_reason reason);
 
 /* Run an unstarted child `t` on the caller's stack (bcl_join inline). */
