@@ -24,13 +24,12 @@
 #include "worker.h"
 
 /* Take the result of a DONE task and free its record (the handle is
- * released: *released says so to bcl_gather). */
+ * released). */
 static int
-join_collect(struct bcl_task *t, void **result, bool *released)
+join_collect(struct bcl_task *t, void **result)
 {
     int status = t->status;
 
-    *released = true;
     if (result != NULL)
         *result = t->result;
     bcl__task_free(bcl__worker_current(), t);
@@ -71,26 +70,29 @@ join_inline(struct bcl__worker *w, struct bcl_task *t)
     return true;
 }
 
-int
-bcl_join_timeout(bcl_task *t, void **result, uint64_t ns)
+/* The caller is cancelled (before or while it waited): it cannot wait
+ * for t any more.  -ECANCELED always releases the handle, whoever was
+ * cancelled, so t runs on, detached, and leaves no result. */
+static int
+join_abandon(struct bcl_task *t, void **result, bool *caller_cancelled)
 {
-    bool released;
-    int rc = bcl__join(t, result, ns, &released);
-
-    if (rc == -ECANCELED && !released) {
-        /* The caller is cancelled (before or while it waited): it cannot
-         * wait for t any more.  -ECANCELED always releases the handle,
-         * whoever was cancelled, so t runs on detached (as in
-         * bcl_gather). */
-        if (result != NULL)
-            *result = NULL;
-        bcl_detach(t);
-    }
-    return rc;
+    if (result != NULL)
+        *result = NULL;
+    *caller_cancelled = true;
+    bcl_detach(t);
+    return -ECANCELED;
 }
 
 int
-bcl__join(bcl_task *t, void **result, uint64_t ns, bool *released)
+bcl_join_timeout(bcl_task *t, void **result, uint64_t ns)
+{
+    bool caller_cancelled;
+
+    return bcl__join(t, result, ns, &caller_cancelled);
+}
+
+int
+bcl__join(bcl_task *t, void **result, uint64_t ns, bool *caller_cancelled)
 {
     struct bcl__worker *w = bcl__worker_current();
     struct bcl__waiter waiter;
@@ -98,15 +100,15 @@ bcl__join(bcl_task *t, void **result, uint64_t ns, bool *released)
     enum bcl__wait_state state;
     int rc;
 
-    *released = false;
+    *caller_cancelled = false;
     if (t == NULL || (w != NULL && t == w->current))
         return -EINVAL;
     if (bcl__cancel_pending())
-        return -ECANCELED;
+        return join_abandon(t, result, caller_cancelled);
     /* Inline only without a timeout: a child run on our stack cannot be
      * left behind when the time is up. */
     if (ns == BCL_FOREVER && join_inline(w, t))
-        return join_collect(t, result, released);
+        return join_collect(t, result);
     if ((rc = bcl__waiter_init(&waiter)) != 0)
         return rc; /* a worker outside any task must not block */
     /* acq_rel: release publishes the waiter to the finisher; acquire on
@@ -116,11 +118,11 @@ bcl__join(bcl_task *t, void **result, uint64_t ns, bool *released)
                                                  memory_order_acq_rel,
                                                  memory_order_acquire))
         return expected == BCL__JOIN_DONE
-                   ? join_collect(t, result, released)
+                   ? join_collect(t, result)
                    : -EINVAL; /* detached, or twice */
     state = bcl__wait_until(&waiter, bcl__deadline_after(ns));
     if (state == BCL__WAIT_WOKEN)
-        return join_collect(t, result, released);
+        return join_collect(t, result);
     expected = (uintptr_t)&waiter;
     /* relaxed: on success nobody saw the waiter (the finisher will find
      * 0 and leave DONE for a later join); on failure, see above. */
@@ -128,7 +130,9 @@ bcl__join(bcl_task *t, void **result, uint64_t ns, bool *released)
                                                  memory_order_relaxed,
                                                  memory_order_relaxed))
         bcl__waiter_wait_released(&waiter, 1);
-    return bcl__wait_status(state);
+    if (state == BCL__WAIT_CANCELLED)
+        return join_abandon(t, result, caller_cancelled);
+    return bcl__wait_status(state); /* -ETIMEDOUT: the handle is kept */
 }
 
 int

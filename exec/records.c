@@ -54,6 +54,7 @@ records_grow(struct bcl__records *r)
     size_t bytes = r->next_slab_bytes == 0 ? BCL__RECORDS_SLAB_MIN
                                            : r->next_slab_bytes;
     struct bcl__records_slab *slab = slab_map(bytes);
+    size_t fit; /* whole records after the header */
 
     if (slab == NULL)
         return -1;
@@ -61,9 +62,8 @@ records_grow(struct bcl__records *r)
     slab->bytes = bytes;
     r->slabs = slab;
     r->carve = slab_records(slab);
-    r->carve_end = r->carve + (bytes - (size_t)(r->carve - (char *)slab)) /
-                                  sizeof(struct bcl_task) *
-                                  sizeof(struct bcl_task);
+    fit = (bytes - (size_t)(r->carve - (char *)slab)) / sizeof(struct bcl_task);
+    r->carve_end = r->carve + fit * sizeof(struct bcl_task);
     r->next_slab_bytes =
         bytes < BCL__RECORDS_SLAB_MAX ? bytes * 2 : BCL__RECORDS_SLAB_MAX;
     return 0;

@@ -120,10 +120,11 @@ void bcl__task_finish(struct bcl__worker *w, struct bcl_task *t);
  * canceller that is using it.  suspend.c. */
 void bcl__task_unhost_inline(struct bcl_task *host, struct bcl_task *child);
 
-/* bcl_join_timeout, also saying whether the handle was released (the
- * record collected): a -ECANCELED may be the task's own status (released)
- * or the caller's cancellation (kept).  join.c. */
-int bcl__join(struct bcl_task *t, void **result, uint64_t ns, bool *released);
+/* bcl_join_timeout, also saying whether a -ECANCELED is the caller's own
+ * cancellation (t was then detached) rather than t's status (its record
+ * collected); either way the handle is released.  join.c. */
+int bcl__join(struct bcl_task *t, void **result, uint64_t ns,
+              bool *caller_cancelled);
 
 /* True if t, a task it runs inline for (its inline_host chain) or its
  * loop asked for cancellation (checked at suspension points, before a

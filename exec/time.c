@@ -287,17 +287,18 @@ bcl_gather(bcl_task **tasks, size_t n, void **results)
         return -EINVAL;
     for (size_t i = 0; i < n; i++) {
         void *result = NULL;
-        bool released = false;
-        int rc = tasks[i] != NULL
-                     ? bcl__join(tasks[i], &result, BCL_FOREVER, &released)
-                     : -EINVAL;
+        bool caller_cancelled = false;
+        int rc = tasks[i] != NULL ? bcl__join(tasks[i], &result, BCL_FOREVER,
+                                              &caller_cancelled)
+                                  : -EINVAL;
 
         if (results != NULL)
             results[i] = result;
-        if (rc == -ECANCELED && !released) {
-            /* We are cancelled: the handles cannot be joined any more.
-             * Release them so nothing leaks; their results are lost. */
-            for (size_t j = i; j < n; j++) {
+        if (caller_cancelled) {
+            /* We are cancelled: the join detached tasks[i], and the rest
+             * cannot be joined any more.  Release them so nothing leaks;
+             * their results are lost. */
+            for (size_t j = i + 1; j < n; j++) {
                 if (results != NULL)
                     results[j] = NULL;
                 if (tasks[j] != NULL)

@@ -199,6 +199,15 @@ worker_run(struct bcl__worker *w, struct bcl_task *t)
     w->take_oldest = w->reason == BCL__SWITCH_YIELD;
 }
 
+/* The next task of the worker's own deque: after a yield the oldest, so
+ * tasks that all yield rotate in FIFO order; otherwise the newest. */
+static struct bcl_task *
+worker_pop_own(struct bcl__worker *w, bool after_yield)
+{
+    return after_yield ? bcl__deque_pop_oldest(&w->dq)
+                       : bcl__deque_pop(&w->dq);
+}
+
 /*
  * Direct switches.  A task that switches out (suspends, yields, ends)
  * while its worker's own deque holds the next task switches straight to
@@ -222,10 +231,7 @@ worker_next_direct(struct bcl__worker *w, enum bcl__switch_reason reason)
         (due != UINT64_MAX && bcl__now_ns() >= due) ||
         !bcl__loop_running(w->loop))
         return NULL;
-    /* After a yield the oldest, as the loop would take it. */
-    t = reason == BCL__SWITCH_YIELD ? bcl__deque_pop_oldest(&w->dq)
-                                    : bcl__deque_pop(&w->dq);
-    if (t == NULL)
+    if ((t = worker_pop_own(w, reason == BCL__SWITCH_YIELD)) == NULL)
         return NULL;
     w->ticks++;
     return worker_prepare(w, t) ? t : NULL;
@@ -305,16 +311,14 @@ static struct bcl_task *
 worker_find(struct bcl__worker *w)
 {
     struct bcl_task *t;
+    bool after_yield;
 
     if (++w->ticks % INJECT_EVERY == 0 &&
         (t = worker_take_injected(w)) != NULL)
         return t;
-    if (w->take_oldest) {
-        w->take_oldest = false;
-        if ((t = bcl__deque_pop_oldest(&w->dq)) != NULL)
-            return t;
-    }
-    if ((t = bcl__deque_pop(&w->dq)) != NULL)
+    after_yield = w->take_oldest;
+    w->take_oldest = false;
+    if ((t = worker_pop_own(w, after_yield)) != NULL)
         return t;
     if ((t = worker_take_injected(w)) != NULL)
         return t;
