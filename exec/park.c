@@ -84,7 +84,8 @@ park_sleep(struct bcl__worker *w)
         /* acquire: pairs with the waker's release store of 1 (we see the
          * idle-list update it made) or the kicker's 2. */
         uint32_t word = atomic_load_explicit(&w->wake, memory_order_acquire);
-        uint64_t due;
+        uint64_t due, trim_at, now;
+        struct timespec span;
 
         if (word == 1)
             return false;
@@ -103,23 +104,31 @@ park_sleep(struct bcl__worker *w)
         }
         due = bcl__loop_running(w->loop) ? bcl__timer_earliest(&w->timers)
                                          : UINT64_MAX;
-        if (due == UINT64_MAX) {
+        trim_at = w->stacks.trim_at != 0 ? w->stacks.trim_at : UINT64_MAX;
+        if (due == UINT64_MAX && trim_at == UINT64_MAX) {
             bcl__futex_wait(&w->wake, 0, NULL);
-        } else {
-            uint64_t now = bcl__now_ns();
-            struct timespec span;
-
-            if (now >= due) {
-                if (park_leave_for_timer(w))
-                    return true;
-                /* A waker popped us: wait for its word. */
-                bcl__futex_wait(&w->wake, 0, NULL);
-                continue;
-            }
-            span.tv_sec = (time_t)((due - now) / 1000000000u);
-            span.tv_nsec = (long)((due - now) % 1000000000u);
-            bcl__futex_wait(&w->wake, 0, &span);
+            continue;
         }
+        now = bcl__now_ns();
+        if (now >= trim_at) {
+            /* The stack pool's trim period is over: trim while parked
+             * (the pool is ours alone; nobody else needs to know), a
+             * batch per pass so that a wake is not kept waiting. */
+            bcl__stack_pool_trim(&w->stacks, now, BCL__STACK_TRIM_BATCH);
+            continue;
+        }
+        if (now >= due) {
+            if (park_leave_for_timer(w))
+                return true;
+            /* A waker popped us: wait for its word. */
+            bcl__futex_wait(&w->wake, 0, NULL);
+            continue;
+        }
+        if (trim_at < due)
+            due = trim_at;
+        span.tv_sec = (time_t)((due - now) / 1000000000u);
+        span.tv_nsec = (long)((due - now) % 1000000000u);
+        bcl__futex_wait(&w->wake, 0, &span);
     }
 }
 

@@ -19,7 +19,10 @@
  *      shutdown)
  *   P5 found work: leave the idle list      idle worker, set its word,
  *      and search again; else sleep on      futex-wake it
- *      the futex word until a W4
+ *      the futex word until a W4 (or
+ *      the earliest own timer, or the
+ *      end of the stack pool's trim
+ *      period: trims, still parked)
  *
  * P1/P2 before P3-P4 and W1 before W2-W3 form a Dekker pair: either the
  * waker sees the parker in nidle (or a spinner), or the parker's re-check

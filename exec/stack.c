@@ -1,11 +1,12 @@
 /*
  * exec/stack.c - stack mapping, guard zones and per-worker pools.
  *
- * See stack.h for the layout and the guard modes.  A pool takes back
- * every stack at once (unmapping is a syscall plus a TLB shootdown, far
- * too slow for the path that ends a task) and its worker trims it down to
- * STACK_POOL_KEEP stacks, a batch at a time, when it has nothing else to
- * do, so a burst of suspended tasks does not pin its memory forever.
+ * See stack.h for the layout, the guard modes and the trimming rule.  A
+ * pool takes back every stack at once (unmapping is a syscall plus a TLB
+ * shootdown, far too slow for the path that ends a task); its idle worker
+ * unmaps, a batch at a time, what a whole trim period did not use, so a
+ * burst of suspended tasks does not pin its memory forever and a steady
+ * stream of bursts does not map and unmap the same stacks over and over.
  */
 #include "stack.h"
 
@@ -20,7 +21,6 @@
 
 #define STACK_DEFAULT ((size_t)64 * 1024)
 #define STACK_MAX ((size_t)1 << 30)
-#define STACK_POOL_KEEP 256u
 
 static size_t
 page_size(void)
@@ -106,7 +106,8 @@ bcl__stack_get(struct bcl__stack_pool *pool, struct bcl__stack_params *p)
     if (s == NULL)
         return bcl__stack_new(p);
     pool->free = s->next;
-    pool->count--;
+    if (--pool->count < pool->low)
+        pool->low = pool->count;
     return s;
 }
 
@@ -119,17 +120,39 @@ bcl__stack_put(struct bcl__stack_pool *pool, struct bcl__stack *s)
 }
 
 bool
-bcl__stack_pool_trim(struct bcl__stack_pool *pool, unsigned batch)
+bcl__stack_pool_trim(struct bcl__stack_pool *pool, uint64_t now,
+                     unsigned batch)
 {
     bool trimmed = false;
 
-    while (pool->count > STACK_POOL_KEEP && batch-- > 0) {
+    if (pool->count <= BCL__STACK_POOL_KEEP) {
+        pool->trim_at = 0;
+        return false;
+    }
+    if (pool->trim_at == 0) {
+        /* A surplus: watch it for a period. */
+        pool->trim_at = now + BCL__STACK_TRIM_PERIOD_NS;
+        pool->low = pool->count;
+        return false;
+    }
+    if (now < pool->trim_at)
+        return false;
+    /* The period is over: low - KEEP stacks were never taken in it. */
+    while (pool->low > BCL__STACK_POOL_KEEP && batch-- > 0) {
         struct bcl__stack *s = pool->free;
 
         pool->free = s->next;
         pool->count--;
+        pool->low--;
         bcl__stack_free(s);
         trimmed = true;
+    }
+    if (pool->low <= BCL__STACK_POOL_KEEP) {
+        /* Every unused one is gone; watch what is left afresh. */
+        pool->trim_at = pool->count > BCL__STACK_POOL_KEEP
+                            ? now + BCL__STACK_TRIM_PERIOD_NS
+                            : 0;
+        pool->low = pool->count;
     }
     return trimmed;
 }
@@ -143,7 +166,8 @@ bcl__stack_pool_destroy(struct bcl__stack_pool *pool)
         bcl__stack_free(pool->free);
         pool->free = next;
     }
-    pool->count = 0;
+    pool->count = pool->low = 0;
+    pool->trim_at = 0;
 }
 
 bool

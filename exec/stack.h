@@ -23,6 +23,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fiber.h"
 
@@ -48,9 +49,24 @@ struct bcl__stack_params {
     _Atomic int mode;              /* enum bcl__guard_mode; relaxed */
 };
 
-struct bcl__stack_pool {
-    struct bcl__stack *free; /* owner worker only */
+/*
+ * Trimming decays: a stack is unmapped only after it has sat in the pool,
+ * unused, for a whole BCL__STACK_TRIM_PERIOD_NS.  The pool remembers the
+ * fewest stacks it held since the period began (`low`); when the period
+ * ends, `low - BCL__STACK_POOL_KEEP` stacks were never needed in it and
+ * go.  So a burst of tasks that comes back within a period finds its
+ * stacks mapped and faulted in (a 4 KiB fault costs 10-14 us on some
+ * VMs), and a pool left idle is back to the keep size one period later.
+ */
+#define BCL__STACK_POOL_KEEP 256u
+#define BCL__STACK_TRIM_PERIOD_NS 1000000000u
+#define BCL__STACK_TRIM_BATCH 64u /* unmapped between looks for work */
+
+struct bcl__stack_pool { /* owner worker only */
+    struct bcl__stack *free;
     unsigned count;
+    unsigned low;     /* fewest stacks held since the period began */
+    uint64_t trim_at; /* end of the period watching a surplus; 0: none */
 };
 
 /* Round the requested size (0: default) to pages. 0 or -EINVAL. */
@@ -65,9 +81,13 @@ void bcl__stack_free(struct bcl__stack *s);
 struct bcl__stack *bcl__stack_get(struct bcl__stack_pool *pool,
                                   struct bcl__stack_params *p);
 void bcl__stack_put(struct bcl__stack_pool *pool, struct bcl__stack *s);
-/* Idle worker: unmap up to `batch` stacks beyond the pool's keep size;
- * true if it unmapped any (the worker then searches again). */
-bool bcl__stack_pool_trim(struct bcl__stack_pool *pool, unsigned batch);
+/* Idle worker, at time `now` (ns): start watching a surplus, or once
+ * its period is over unmap up to `batch` of the stacks unused all through
+ * it.  True if it unmapped any (the worker then searches again).  While a
+ * surplus is watched, pool->trim_at is when the worker should look again
+ * (park sleeps no longer than that). */
+bool bcl__stack_pool_trim(struct bcl__stack_pool *pool, uint64_t now,
+                          unsigned batch);
 void bcl__stack_pool_destroy(struct bcl__stack_pool *pool);
 
 /* True when addr lies in the guard zone of s (for the SIGSEGV handler;

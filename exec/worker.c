@@ -29,7 +29,6 @@ static __thread struct bcl__worker *tls_worker
 /* How often the injection queue is served before the local deque. */
 #define INJECT_EVERY 61u
 /* Stacks unmapped per idle pass (stack.c). */
-#define STACK_TRIM_BATCH 64u
 /* Passes over all victims before a spinning worker parks. */
 #define STEAL_ROUNDS 4u
 /* A searcher (a woken or spinning worker) that finds nothing keeps
@@ -423,9 +422,11 @@ worker_main(void *arg)
         if (t == NULL) {
             if (worker_keep_searching(w))
                 continue;
-            /* Idle: give back surplus stacks first, a batch at a time,
-             * then look for work again before sleeping. */
-            if (!bcl__stack_pool_trim(&w->stacks, STACK_TRIM_BATCH)) {
+            /* Idle: give back stacks a whole trim period did not use, a
+             * batch at a time, then look for work again before sleeping
+             * (park keeps watching a surplus left, stack.h). */
+            if (!bcl__stack_pool_trim(&w->stacks, bcl__now_ns(),
+                                      BCL__STACK_TRIM_BATCH)) {
                 bcl__park(w);
                 /* Woken (or found work at P4): a search grace starts. */
                 if (w->spinning)

@@ -8,6 +8,7 @@ TEST(deque_steal_exactly_once)          /* owner (pop, pop_oldest) vs 3 thieves,
 TEST(fiber_switch_preserves_state)      /* registers, FP control, 10^5 switches */
 TEST(stack_overflow_reported)           /* child process: message + SIGABRT */
 TEST(stack_overflow_reported_mprotect)  /* the same with mprotect guards */
+TEST(stack_pool_trim_decays)            /* unused for a period, then unmapped */
 TEST(spawn_join_w1)                     /* 10^6 spawns joined, checksum */
 TEST(spawn_join_w2)
 TEST(spawn_join_w4)

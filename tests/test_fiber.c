@@ -151,3 +151,48 @@ test_stack_overflow_reported_mprotect(void)
 {
     return overflow_reported(BCL_GUARD_MPROTECT);
 }
+
+/* The pool's trim rule (stack.h), on a clock of our own: a surplus is
+ * first watched for a period; then what the period left unused is
+ * unmapped, a batch per call, and what it used stays, watched afresh. */
+int
+test_stack_pool_trim_decays(void)
+{
+    const unsigned keep = BCL__STACK_POOL_KEEP;
+    const uint64_t period = BCL__STACK_TRIM_PERIOD_NS, t = 1000;
+    struct bcl__stack_params params;
+    struct bcl__stack_pool pool = { 0 };
+    struct bcl__stack *taken[100];
+    unsigned calls = 0;
+
+    CHECK_EQ(bcl__stack_params_init(&params, 0, false), 0);
+    for (unsigned i = 0; i < keep + 300; i++) {
+        struct bcl__stack *s = bcl__stack_new(&params);
+
+        CHECK(s != NULL);
+        bcl__stack_put(&pool, s);
+    }
+    CHECK(!bcl__stack_pool_trim(&pool, t, 64));
+    CHECK_EQ(pool.count, keep + 300);
+    CHECK(!bcl__stack_pool_trim(&pool, t + period - 1, 64));
+    /* 100 taken and given back within the period: 200 stay unused. */
+    for (unsigned i = 0; i < 100; i++)
+        CHECK((taken[i] = bcl__stack_get(&pool, &params)) != NULL);
+    for (unsigned i = 0; i < 100; i++)
+        bcl__stack_put(&pool, taken[i]);
+    CHECK_EQ(pool.count, keep + 300);
+    while (bcl__stack_pool_trim(&pool, t + period, 64))
+        calls++;
+    CHECK_EQ(calls, 4); /* 64 + 64 + 64 + 8 */
+    CHECK_EQ(pool.count, keep + 100);
+    /* The 100 left are watched for a new period, then go too. */
+    CHECK_EQ(pool.trim_at, t + 2 * period);
+    CHECK(!bcl__stack_pool_trim(&pool, t + 2 * period - 1, 64));
+    while (bcl__stack_pool_trim(&pool, t + 2 * period, 64))
+        ;
+    CHECK_EQ(pool.count, keep);
+    CHECK_EQ(pool.trim_at, 0);
+    bcl__stack_pool_destroy(&pool);
+    CHECK_EQ(pool.count, 0);
+    return 0;
+}
