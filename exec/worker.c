@@ -28,7 +28,6 @@ static __thread struct bcl__worker *tls_worker
 
 /* How often the injection queue is served before the local deque. */
 #define INJECT_EVERY 61u
-/* Stacks unmapped per idle pass (stack.c). */
 /* Passes over all victims before a spinning worker parks. */
 #define STEAL_ROUNDS 4u
 /* A searcher (a woken or spinning worker) that finds nothing keeps
