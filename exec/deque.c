@@ -84,8 +84,17 @@ deque_grow(struct bcl__deque *dq, struct bcl__deque_array *old, int64_t t,
     return a;
 }
 
-int
-bcl__deque_push(struct bcl__deque *dq, void *item)
+#define DEQUE_MARK ((uintptr_t)1)
+
+static void *
+deque_unmark(void *stored)
+{
+    return (void *)((uintptr_t)stored & ~DEQUE_MARK);
+}
+
+/* The push, of the value to store (the item, marked or not). */
+static inline int64_t
+deque_push(struct bcl__deque *dq, void *stored)
 {
     /* relaxed: only this thread (the owner) writes bottom and array. */
     int64_t b = atomic_load_explicit(&dq->bottom, memory_order_relaxed);
@@ -101,12 +110,25 @@ bcl__deque_push(struct bcl__deque *dq, void *item)
             return -ENOMEM;
     }
     /* relaxed: published by the release store of bottom just below. */
-    atomic_store_explicit(&a->slots[b & a->mask], item, memory_order_relaxed);
+    atomic_store_explicit(&a->slots[b & a->mask], stored,
+                          memory_order_relaxed);
     /* release: a thief whose acquire load of bottom (in steal()) sees b+1
      * also sees the item stored above and everything the caller wrote
      * into it before pushing. */
     atomic_store_explicit(&dq->bottom, b + 1, memory_order_release);
-    return 0;
+    return b + 1 - t;
+}
+
+int64_t
+bcl__deque_push(struct bcl__deque *dq, void *item)
+{
+    return deque_push(dq, item);
+}
+
+int64_t
+bcl__deque_push_marked(struct bcl__deque *dq, void *item)
+{
+    return deque_push(dq, (void *)((uintptr_t)item | DEQUE_MARK));
 }
 
 /* Owner: reserve the bottom slot, then settle the last-item race. */
@@ -133,7 +155,8 @@ deque_take(struct bcl__deque *dq, int64_t b, struct bcl__deque_array *a)
         return NULL;
     }
     /* relaxed: the owner wrote this slot itself. */
-    item = atomic_load_explicit(&a->slots[b & a->mask], memory_order_relaxed);
+    item = deque_unmark(
+        atomic_load_explicit(&a->slots[b & a->mask], memory_order_relaxed));
     if (t == b) {
         /* The last item: thieves may be reaching for it too.  seq_cst CAS:
          * exactly one of us moves top from t to t+1 and owns the item;
@@ -168,7 +191,8 @@ bcl__deque_pop_if(struct bcl__deque *dq, const void *item)
         atomic_load_explicit(&dq->array, memory_order_relaxed);
     int64_t t = atomic_load_explicit(&dq->top, memory_order_relaxed);
 
-    /* A stale top only makes us try (and maybe fail) the real take. */
+    /* A stale top only makes us try (and maybe fail) the real take.  A
+     * marked slot never equals the unmarked item. */
     if (b < t || atomic_load_explicit(&a->slots[b & a->mask],
                                       memory_order_relaxed) != item)
         return false;
@@ -197,13 +221,24 @@ bcl__deque_pop_oldest(struct bcl__deque *dq)
         if (atomic_compare_exchange_strong_explicit(&dq->top, &t, t + 1,
                                                     memory_order_seq_cst,
                                                     memory_order_relaxed))
-            return found;
+            return deque_unmark(found);
     }
     return NULL;
 }
 
+int64_t
+bcl__deque_oldest_id(struct bcl__deque *dq)
+{
+    /* relaxed: bottom is ours; a stale top only delays the caller's
+     * verdict by one look. */
+    int64_t b = atomic_load_explicit(&dq->bottom, memory_order_relaxed);
+    int64_t t = atomic_load_explicit(&dq->top, memory_order_relaxed);
+
+    return t < b ? t : -1;
+}
+
 enum bcl__steal_result
-bcl__deque_steal(struct bcl__deque *dq, void **item)
+bcl__deque_steal(struct bcl__deque *dq, void **item, int64_t marked_min)
 {
     /* Lê et al.: acquire load of top, seq_cst fence, acquire load of
      * bottom.  The fence pairs with the one in deque_take(); the acquire
@@ -224,6 +259,9 @@ bcl__deque_steal(struct bcl__deque *dq, void **item)
     /* relaxed: the value is only used if the CAS below succeeds, which
      * proves slot t was not reused (push() cannot lap a top of t). */
     found = atomic_load_explicit(&a->slots[t & a->mask], memory_order_relaxed);
+    /* A stale value only makes us leave the deque alone this once. */
+    if (((uintptr_t)found & DEQUE_MARK) && b - t < marked_min)
+        return BCL__STEAL_MARKED;
     /* seq_cst CAS: decides between thieves and the owner's last-item take;
      * release half: orders our slot read before the owner's reuse of the
      * slot (pairs with the acquire load of top in push()). */
@@ -231,7 +269,7 @@ bcl__deque_steal(struct bcl__deque *dq, void **item)
                                                  memory_order_seq_cst,
                                                  memory_order_relaxed))
         return BCL__STEAL_RACE;
-    *item = found;
+    *item = deque_unmark(found);
     return BCL__STEAL_OK;
 }
 
@@ -243,5 +281,21 @@ bcl__deque_size_hint(struct bcl__deque *dq)
     int64_t b = atomic_load_explicit(&dq->bottom, memory_order_seq_cst);
     int64_t t = atomic_load_explicit(&dq->top, memory_order_seq_cst);
 
+    return b > t ? b - t : 0;
+}
+
+int64_t
+bcl__deque_look(struct bcl__deque *dq, bool *top_marked)
+{
+    /* seq_cst: as size_hint (the parking re-checks use both). */
+    int64_t b = atomic_load_explicit(&dq->bottom, memory_order_seq_cst);
+    int64_t t = atomic_load_explicit(&dq->top, memory_order_seq_cst);
+    /* acquire: as in steal(); the slot may be stale, like the size. */
+    struct bcl__deque_array *a =
+        atomic_load_explicit(&dq->array, memory_order_acquire);
+
+    *top_marked = b > t && ((uintptr_t)atomic_load_explicit(
+                                &a->slots[t & a->mask], memory_order_relaxed) &
+                            DEQUE_MARK);
     return b > t ? b - t : 0;
 }

@@ -48,7 +48,9 @@ join_stack_has_room(const struct bcl_task *current)
     return (size_t)(here - lo) > current->stack->size / 2;
 }
 
-/* Run t here if it is the unstarted newest task of our deque. */
+/* Run t here if it is the unstarted newest task of our deque.  A task
+ * that has run sits on a deque marked (sticky), which pop_if never
+ * matches: it needs its own context. */
 static bool
 join_inline(struct bcl__worker *w, struct bcl_task *t)
 {
@@ -56,12 +58,6 @@ join_inline(struct bcl__worker *w, struct bcl_task *t)
         !join_stack_has_room(w->current) || !bcl__deque_pop_if(&w->dq, t))
         return false;
     /* We popped it: it is ours alone now. */
-    if (t->stack != NULL) {
-        /* Started and resumed onto our deque: it needs its own context.
-         * Give it back and wait like anyone else. */
-        bcl__task_schedule(t);
-        return false;
-    }
     if (bcl__task_cancel_requested(t))
         t->status = -ECANCELED;
     else

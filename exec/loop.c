@@ -59,9 +59,15 @@ bcl__loop_has_work(struct bcl_loop *loop)
         return false;
     if (!bcl__inject_empty(&loop->inject))
         return true;
-    for (unsigned i = 0; i < loop->nworkers; i++)
-        if (bcl__deque_size_hint(&loop->workers[i].dq) > 0)
+    for (unsigned i = 0; i < loop->nworkers; i++) {
+        bool sticky;
+        int64_t queued = bcl__deque_look(&loop->workers[i].dq, &sticky);
+
+        /* A sticky oldest task below the backlog is for its owner (and
+         * for watchers: park.h), not for any searcher. */
+        if (queued > 0 && (!sticky || queued >= BCL__STICKY_BACKLOG))
             return true;
+    }
     return false;
 }
 
@@ -135,6 +141,7 @@ bcl_loop_new(bcl_loop **out, const bcl_config *cfg)
 
         w->loop = loop;
         w->index = i;
+        w->oldest_id = -1;
         bcl__rand_seed(&w->rng, ((uint64_t)i + 1) * 0x9e3779b97f4a7c15ull ^
                                     (uint64_t)(uintptr_t)loop);
         if (bcl__deque_init(&w->dq, DEQUE_INITIAL) != 0)

@@ -77,7 +77,9 @@ bcl__loop_running(struct bcl_loop *loop)
     return atomic_load_explicit(&loop->running, memory_order_acquire) != 0;
 }
 
-/* True if any source of work looks non-empty (parking re-check, P4). */
+/* True if any source of work a searcher may take looks non-empty (the
+ * parking re-check, P4): the injection queue, or a deque, unless its
+ * oldest task is sticky and it holds fewer than the backlog (park.h). */
 bool bcl__loop_has_work(struct bcl_loop *loop);
 
 #endif /* BCL_EXEC_LOOP_H */

@@ -16,11 +16,17 @@ int
 bcl__park_init(struct bcl__park *p, unsigned nworkers)
 {
     p->idle = calloc(nworkers, sizeof p->idle[0]);
-    if (p->idle == NULL)
+    p->watch_seen = calloc((size_t)nworkers * nworkers,
+                           sizeof p->watch_seen[0]);
+    if (p->idle == NULL || p->watch_seen == NULL) {
+        free(p->idle);
+        free(p->watch_seen);
         return -ENOMEM;
+    }
     /* relaxed: no worker exists yet. */
     atomic_store_explicit(&p->nspinning, 0, memory_order_relaxed);
     atomic_store_explicit(&p->nidle, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->nwatching, 0, memory_order_relaxed);
     pthread_mutex_init(&p->lock, NULL);
     return 0;
 }
@@ -30,6 +36,7 @@ bcl__park_destroy(struct bcl__park *p)
 {
     pthread_mutex_destroy(&p->lock);
     free(p->idle);
+    free(p->watch_seen);
 }
 
 /* Under p->lock: remove worker `index` from the idle stack if present. */
@@ -75,8 +82,106 @@ park_leave_for_timer(struct bcl__worker *w)
     return true;
 }
 
-/* P5.  Returns true if the worker woke for a due timer (and left the
- * idle list), false once a waker set its word to 1. */
+/* --- watching sticky work (park.h, "Sticky tasks") --------------------- */
+
+#define WATCH_MIN_NS 50000u
+#define WATCH_MAX_NS 1000000u
+#define WATCH_SEEN ((uint64_t)1 << 32)
+
+enum watch_result {
+    WATCH_NONE,    /* no deque holds sticky work below the backlog */
+    WATCH_STICKY,  /* some do; their owners moved on since our last look */
+    WATCH_STALLED, /* one's owner did not: w->stalled_victim says which */
+};
+
+/* Look at every other worker: is its oldest task sticky, and did it make
+ * a scheduling decision since our last look? */
+static enum watch_result
+park_watch_look(struct bcl__worker *w)
+{
+    struct bcl_loop *loop = w->loop;
+    uint64_t *seen = &loop->park.watch_seen[(size_t)w->index * loop->nworkers];
+    enum watch_result result = WATCH_NONE;
+
+    for (unsigned i = 0; i < loop->nworkers; i++) {
+        struct bcl__worker *v = &loop->workers[i];
+        bool marked;
+        int64_t queued;
+        uint64_t now_seen;
+
+        if (v == w)
+            continue;
+        queued = bcl__deque_look(&v->dq, &marked);
+        if (queued == 0 || !marked || queued >= BCL__STICKY_BACKLOG) {
+            seen[i] = 0; /* nothing sticky (or thieves may take it) */
+            continue;
+        }
+        /* relaxed: only compared with what we saw a period ago. */
+        now_seen = WATCH_SEEN |
+                   atomic_load_explicit(&v->ticks, memory_order_relaxed);
+        if (seen[i] == now_seen) {
+            w->stalled_victim = i + 1;
+            w->stalled_ticks = (uint32_t)now_seen;
+            return WATCH_STALLED;
+        }
+        seen[i] = now_seen;
+        result = WATCH_STICKY;
+    }
+    return result;
+}
+
+static void
+park_watch_start(struct bcl__worker *w, uint64_t now)
+{
+    w->watch_ns = WATCH_MIN_NS;
+    w->watch_at = now + WATCH_MIN_NS;
+    /* seq_cst: read by sticky pushes at W3. */
+    atomic_fetch_add_explicit(&w->loop->park.nwatching, 1,
+                              memory_order_seq_cst);
+}
+
+static void
+park_watch_stop(struct bcl__worker *w)
+{
+    if (w->watch_ns == 0)
+        return;
+    w->watch_ns = 0;
+    /* seq_cst: the first half of the stop's Dekker pair (park.h). */
+    atomic_fetch_sub_explicit(&w->loop->park.nwatching, 1,
+                              memory_order_seq_cst);
+}
+
+/* The watch period is over.  Returns true when a stuck worker was found
+ * and we left the idle list to steal from it (now searching). */
+static bool
+park_watch_due(struct bcl__worker *w, uint64_t now)
+{
+    enum watch_result seen = park_watch_look(w);
+
+    if (seen == WATCH_STALLED)
+        return park_leave_for_timer(w);
+    if (seen == WATCH_NONE && w->watch_ns >= WATCH_MAX_NS) {
+        /* Quiet for the longest period: stop.  Our decrement, then the
+         * fence, then one more look; a sticky push does W1, its fence,
+         * then reads nwatching: it sees our decrement and wakes someone,
+         * or our look sees its task. */
+        park_watch_stop(w);
+        atomic_thread_fence(memory_order_seq_cst);
+        if (park_watch_look(w) != WATCH_NONE)
+            park_watch_start(w, now);
+        return false;
+    }
+    /* Sticky work whose owners progress, or a quiet spell: look again
+     * later, less often each time. */
+    w->watch_ns = w->watch_ns * 2 < WATCH_MAX_NS ? w->watch_ns * 2
+                                                 : WATCH_MAX_NS;
+    w->watch_at = now + w->watch_ns;
+    return false;
+}
+
+/* P5.  Returns true if the worker woke for a due timer or found a stuck
+ * worker (and left the idle list), false once a waker set its word to
+ * 1. */
 static bool
 park_sleep(struct bcl__worker *w)
 {
@@ -84,7 +189,7 @@ park_sleep(struct bcl__worker *w)
         /* acquire: pairs with the waker's release store of 1 (we see the
          * idle-list update it made) or the kicker's 2. */
         uint32_t word = atomic_load_explicit(&w->wake, memory_order_acquire);
-        uint64_t due, trim_at, now;
+        uint64_t due, trim_at, watch_at, now;
         struct timespec span;
 
         if (word == 1)
@@ -105,7 +210,9 @@ park_sleep(struct bcl__worker *w)
         due = bcl__loop_running(w->loop) ? bcl__timer_earliest(&w->timers)
                                          : UINT64_MAX;
         trim_at = w->stacks.trim_at != 0 ? w->stacks.trim_at : UINT64_MAX;
-        if (due == UINT64_MAX && trim_at == UINT64_MAX) {
+        watch_at = w->watch_ns != 0 ? w->watch_at : UINT64_MAX;
+        if (due == UINT64_MAX && trim_at == UINT64_MAX &&
+            watch_at == UINT64_MAX) {
             bcl__futex_wait(&w->wake, 0, NULL);
             continue;
         }
@@ -117,6 +224,20 @@ park_sleep(struct bcl__worker *w)
             bcl__stack_pool_trim(&w->stacks, now, BCL__STACK_TRIM_BATCH);
             continue;
         }
+        if (now >= watch_at) {
+            if (park_watch_due(w, now))
+                return true; /* a stuck worker: we search, to steal */
+            if (w->watch_ns != 0 && w->watch_at <= now) {
+                /* A stuck worker, but we could not leave the idle list:
+                 * a waker popped us (its word is on the way), or the run
+                 * ended -- then stop watching (no task runs until the
+                 * next run, whose first worker to park watches anew). */
+                if (!bcl__loop_running(w->loop))
+                    park_watch_stop(w);
+                bcl__futex_wait(&w->wake, 0, NULL);
+            }
+            continue;
+        }
         if (now >= due) {
             if (park_leave_for_timer(w))
                 return true;
@@ -126,6 +247,8 @@ park_sleep(struct bcl__worker *w)
         }
         if (trim_at < due)
             due = trim_at;
+        if (watch_at < due)
+            due = watch_at;
         span.tv_sec = (time_t)((due - now) / 1000000000u);
         span.tv_nsec = (long)((due - now) % 1000000000u);
         bcl__futex_wait(&w->wake, 0, &span);
@@ -137,6 +260,8 @@ bcl__park(struct bcl__worker *w)
 {
     struct bcl_loop *loop = w->loop;
     struct bcl__park *p = &loop->park;
+    enum watch_result watch;
+    bool searching;
     uint32_t n;
 
     /* P1: announce.  relaxed: `wake` is only set by a waker that finds us
@@ -167,8 +292,10 @@ bcl__park(struct bcl__worker *w)
      * workers already listed, and we may have listed ourselves after it
      * (acquire: pairs with the release store in loop_destroy(); the lock
      * we took at P1 orders it after wake_all's critical section). */
+    watch = WATCH_NONE;
     if (atomic_load_explicit(&loop->shutdown, memory_order_acquire) ||
-        bcl__loop_has_work(loop)) {
+        bcl__loop_has_work(loop) ||
+        (watch = park_watch_look(w)) == WATCH_STALLED) {
         bool unlisted = false;
 
         pthread_mutex_lock(&p->lock);
@@ -188,15 +315,20 @@ bcl__park(struct bcl__worker *w)
             return;
         }
         /* A waker already took us off the list: its wake is on the way. */
+    } else if (watch == WATCH_STICKY) {
+        /* P4b: only sticky work elsewhere: watch it while we sleep. */
+        park_watch_start(w, bcl__now_ns());
     }
     /* P5: sleep until a waker sets our word, or until our earliest
      * timer is due (only while a run is in progress: timers fire only
-     * then). */
-    if (park_sleep(w))
-        return; /* a timer is due: we left the idle list, now searching */
-    /* The waker counted us in nspinning (W4), unless it was a shutdown
-     * wake-all, which does not matter any more. */
-    w->spinning = true;
+     * then), or until a watch finds a stuck worker. */
+    searching = park_sleep(w);
+    /* Counted in nspinning now, by park_sleep or by the waker at W4
+     * (unless it was a shutdown wake-all, which does not matter any
+     * more): no longer a watcher. */
+    park_watch_stop(w);
+    if (!searching)
+        w->spinning = true;
 }
 
 void
@@ -242,8 +374,9 @@ park_wake_some(struct bcl_loop *loop)
     return true;
 }
 
-void
-bcl__park_wake_one(struct bcl_loop *loop)
+/* W2-W5; `sticky` is a constant in each caller below. */
+static inline void
+park_wake(struct bcl_loop *loop, bool sticky)
 {
     struct bcl__park *p = &loop->park;
 
@@ -257,7 +390,9 @@ bcl__park_wake_one(struct bcl_loop *loop)
          * it rarely changes while workers are busy (park.h). */
         if (atomic_load_explicit(&loop->running, memory_order_relaxed) == 0 ||
             atomic_load_explicit(&p->nidle, memory_order_relaxed) == 0 ||
-            atomic_load_explicit(&p->nspinning, memory_order_relaxed) != 0)
+            atomic_load_explicit(&p->nspinning, memory_order_relaxed) != 0 ||
+            (sticky &&
+             atomic_load_explicit(&p->nwatching, memory_order_relaxed) != 0))
             return;
         /* W4: become the one waker; the woken worker is counted spinning.
          * seq_cst: ordered with P2/P4 of parkers. */
@@ -278,6 +413,18 @@ bcl__park_wake_one(struct bcl_loop *loop)
          * we wake it. */
         atomic_fetch_sub_explicit(&p->nspinning, 1, memory_order_seq_cst);
     }
+}
+
+void
+bcl__park_wake_one(struct bcl_loop *loop)
+{
+    park_wake(loop, false);
+}
+
+void
+bcl__park_wake_sticky(struct bcl_loop *loop)
+{
+    park_wake(loop, true);
 }
 
 void

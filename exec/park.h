@@ -29,6 +29,22 @@
  * sees the work.  So no wake-up is lost, and a worker sleeps only when,
  * after announcing itself, it saw no work.
  *
+ * Sticky tasks (docs/design.md, "Sticky tasks").  A task that has run
+ * before (resumed from a wait, requeued by a yield) goes on its worker's
+ * deque marked, and a thief takes a marked task only when that deque
+ * holds BCL__STICKY_BACKLOG tasks or more, or when its owner is stuck in
+ * one task: the two ends of a queue stay on one core instead of pulling
+ * its cache lines across.  Liveness rests on watchers.  A worker that
+ * parks while deques elsewhere hold only sticky work (P4) parks as a
+ * watcher, counted in nwatching: it looks again every watch period (50 us
+ * doubling to 1 ms), and a worker whose ticks did not move over a period
+ * is stuck, so the watcher leaves the idle list and steals from it.  A
+ * resume below the backlog wakes nobody while someone watches (W3 also
+ * reads nwatching).  A watcher stops only after a look at the longest
+ * period found nothing, then: nwatching--, fence, one more look -- a
+ * Dekker pair with W1-W3 of sticky pushes, so that a sticky task is
+ * always either seen by a watcher or the reason for a wake-up.
+ *
  * Context: bcl__park: a worker thread about itself.  wake_one: any thread
  * (not from a signal handler: it may take the idle lock).
  */
@@ -55,9 +71,18 @@ struct bcl__park {
      * worker is busy, a spawn's W3 reads this line, finds 0 and stops,
      * and the line stays in the spawner's cache. */
     BCL__ALIGNED_CACHELINE _Atomic uint32_t nidle;
+    /* Parked workers watching sticky work (RMW by them, seq_cst; read
+     * at W3 of sticky pushes).  Changes once per watch, not per task. */
+    _Atomic uint32_t nwatching;
     pthread_mutex_t lock;      /* protects idle[] and nidle's writes */
     unsigned *idle;            /* stack of parked worker indices */
+    /* nworkers rows of nworkers: what each watcher saw of each worker's
+     * ticks at its last look (WATCH_SEEN | ticks, or 0); row owner only. */
+    uint64_t *watch_seen;
 };
+
+/* Tasks a deque must hold before thieves take its sticky ones too. */
+#define BCL__STICKY_BACKLOG 32
 
 int bcl__park_init(struct bcl__park *p, unsigned nworkers);
 void bcl__park_destroy(struct bcl__park *p);
@@ -69,6 +94,8 @@ void bcl__park(struct bcl__worker *w);
 
 /* Steps W2-W4 after the caller published work (W1). */
 void bcl__park_wake_one(struct bcl_loop *loop);
+/* The same for a sticky task below the backlog: a watcher covers it. */
+void bcl__park_wake_sticky(struct bcl_loop *loop);
 
 /* Make a parked worker re-read its earliest timer (a foreign thread armed
  * an earlier one, or a run starts).  Harmless if it is not parked.  Any

@@ -102,17 +102,26 @@ bcl__task_cancel_requested(const struct bcl_task *t)
     return bcl__task_cancel_flagged(t);
 }
 
-int
-bcl__task_schedule(struct bcl_task *t)
+/* `resumed` is a constant in each caller below. */
+static inline int
+task_schedule(struct bcl_task *t, bool resumed)
 {
     struct bcl__worker *w = bcl__worker_current();
     struct bcl_loop *loop = t->loop;
 
     if (w != NULL && w->loop == loop) {
-        /* W1 of the wake-up protocol (park.h): publish, then wake_one. */
-        if (bcl__deque_push(&w->dq, t) != 0)
+        /* W1 of the wake-up protocol (park.h): publish, then wake.  A
+         * resumed task is sticky (marked) and, below the backlog, needs
+         * no wake-up while another worker watches. */
+        int64_t queued = resumed ? bcl__deque_push_marked(&w->dq, t)
+                                 : bcl__deque_push(&w->dq, t);
+
+        if (queued < 0)
             bcl__inject_push(&loop->inject, t);
-        bcl__park_wake_one(loop);
+        if (resumed && queued > 0 && queued < BCL__STICKY_BACKLOG)
+            bcl__park_wake_sticky(loop);
+        else
+            bcl__park_wake_one(loop);
         return 0;
     }
     /* From outside the loop's workers (a plain thread putting on a queue,
@@ -129,6 +138,12 @@ bcl__task_schedule(struct bcl_task *t)
     atomic_fetch_sub_explicit(&loop->outside_scheduling, 1,
                               memory_order_release);
     return 0;
+}
+
+int
+bcl__task_schedule(struct bcl_task *t)
+{
+    return task_schedule(t, false);
 }
 
 void
@@ -154,7 +169,7 @@ bcl__task_resume(struct bcl_task *t)
             if (atomic_compare_exchange_weak_explicit(
                     &t->run_state, &state, BCL__TASK_RUNNABLE,
                     memory_order_acq_rel, memory_order_relaxed)) {
-                bcl__task_schedule(t);
+                task_schedule(t, true);
                 return;
             }
         }

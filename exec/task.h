@@ -101,9 +101,11 @@ struct bcl_task *bcl__task_alloc(struct bcl_loop *loop, struct bcl__worker *w);
 /* Give back a record; w is the calling worker or NULL. */
 void bcl__task_free(struct bcl__worker *w, struct bcl_task *t);
 
-/* Queue a RUNNABLE task: on the calling worker's deque if it serves the
- * task's loop, else (or if the deque cannot grow) through the injection
- * queue, which cannot fail; wakes a worker if needed.  Returns 0. */
+/* Queue a RUNNABLE task that has not run yet: on the calling worker's
+ * deque if it serves the task's loop, else (or if the deque cannot grow)
+ * through the injection queue, which cannot fail; wakes a worker if
+ * needed.  Returns 0.  (A task that has run is queued by
+ * bcl__task_resume, sticky: park.h.) */
 int bcl__task_schedule(struct bcl_task *t);
 
 /* Make a suspended (or suspending) task runnable again: the resume half

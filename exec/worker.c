@@ -26,8 +26,10 @@
 static __thread struct bcl__worker *tls_worker
     __attribute__((tls_model("initial-exec")));
 
-/* How often the injection queue is served before the local deque. */
+/* How often the injection queue is served before the local deque (and
+ * the oldest task of the deque is looked at, worker_oldest_waited). */
 #define INJECT_EVERY 61u
+#define OLDEST_PATIENCE 16u
 /* Passes over all victims before a spinning worker parks. */
 #define STEAL_ROUNDS 4u
 /* A searcher (a woken or spinning worker) that finds nothing keeps
@@ -78,15 +80,28 @@ bcl__worker_run_inline(struct bcl__worker *w, struct bcl_task *t)
     t->stack = NULL;
 }
 
-/* Requeue a task that stays runnable (yield, or woken while parking). */
+/* Requeue a task that stays runnable (yield, or woken while parking):
+ * sticky, like any task that has run (park.h); no wake-up, as its worker
+ * is about to pick its next task. */
 static void
 worker_requeue(struct bcl__worker *w, struct bcl_task *t)
 {
     /* relaxed: we own t until it is pushed (the push publishes it). */
     atomic_store_explicit(&t->run_state, BCL__TASK_RUNNABLE,
                           memory_order_relaxed);
-    if (bcl__deque_push(&w->dq, t) != 0)
+    if (bcl__deque_push_marked(&w->dq, t) < 0)
         bcl__inject_push(&w->loop->inject, t);
+}
+
+/* A scheduling decision: bump the ticks; returns the new count. */
+static uint32_t
+worker_tick(struct bcl__worker *w)
+{
+    /* relaxed: we are the only writer; watchers only compare values. */
+    uint32_t ticks = atomic_load_explicit(&w->ticks, memory_order_relaxed) + 1;
+
+    atomic_store_explicit(&w->ticks, ticks, memory_order_relaxed);
+    return ticks;
 }
 
 /* Act on what the task that just switched out asked for. */
@@ -197,8 +212,9 @@ worker_run(struct bcl__worker *w, struct bcl_task *t)
     w->take_oldest = w->reason == BCL__SWITCH_YIELD;
 }
 
-/* The next task of the worker's own deque: after a yield the oldest, so
- * tasks that all yield rotate in FIFO order; otherwise the newest. */
+/* The next task of the worker's own deque: the oldest after a yield (so
+ * tasks that all yield rotate in FIFO order) or when it waited too long;
+ * otherwise the newest. */
 static struct bcl_task *
 worker_pop_own(struct bcl__worker *w, bool after_yield)
 {
@@ -224,14 +240,16 @@ worker_next_direct(struct bcl__worker *w, enum bcl__switch_reason reason)
     uint64_t due = bcl__timer_earliest(&w->timers);
     struct bcl_task *t;
 
-    /* The clock is read only while a timer is armed, as the loop does. */
-    if ((w->ticks + 1) % INJECT_EVERY == 0 ||
+    /* The clock is read only while a timer is armed, as the loop does.
+     * relaxed: our own counter. */
+    if ((atomic_load_explicit(&w->ticks, memory_order_relaxed) + 1) %
+                INJECT_EVERY == 0 ||
         (due != UINT64_MAX && bcl__now_ns() >= due) ||
         !bcl__loop_running(w->loop))
         return NULL;
     if ((t = worker_pop_own(w, reason == BCL__SWITCH_YIELD)) == NULL)
         return NULL;
-    w->ticks++;
+    worker_tick(w);
     return worker_prepare(w, t) ? t : NULL;
 }
 
@@ -267,6 +285,22 @@ worker_take_injected(struct bcl__worker *w)
     return t;
 }
 
+/* How many tasks a victim's deque must hold before we take a sticky
+ * (marked) task from it: the backlog, unless a watch of ours found the
+ * victim stuck in one task and it still is (park.h, "Sticky tasks"). */
+static int64_t
+worker_marked_min(struct bcl__worker *w, struct bcl__worker *victim)
+{
+    if (w->stalled_victim == victim->index + 1) {
+        /* relaxed: only compared; a stale value is one more look. */
+        if (atomic_load_explicit(&victim->ticks, memory_order_relaxed) ==
+            w->stalled_ticks)
+            return 0;
+        w->stalled_victim = 0; /* it moved on */
+    }
+    return BCL__STICKY_BACKLOG;
+}
+
 static struct bcl_task *
 worker_steal(struct bcl__worker *w)
 {
@@ -290,7 +324,9 @@ worker_steal(struct bcl__worker *w)
                 (!take_lone && bcl__deque_size_hint(&victim->dq) < 2))
                 continue;
             bcl__stat_inc(&w->stats.steal_attempts);
-            if (bcl__deque_steal(&victim->dq, &item) == BCL__STEAL_OK) {
+            if (bcl__deque_steal(&victim->dq, &item,
+                                 worker_marked_min(w, victim)) ==
+                BCL__STEAL_OK) {
                 bcl__stat_inc(&w->stats.steals);
                 return item;
             }
@@ -305,18 +341,45 @@ worker_steal(struct bcl__worker *w)
     return NULL;
 }
 
+/* The same task stayed the oldest of our deque through OLDEST_PATIENCE
+ * looks (one per INJECT_EVERY decisions, about a thousand decisions):
+ * take it now.  LIFO keeps fork-join trees and queue ping-pongs on a few
+ * hot stacks, but tasks that keep waking each other are always the
+ * newest, and would starve what waits at the top forever. */
+static bool
+worker_oldest_waited(struct bcl__worker *w)
+{
+    int64_t id = bcl__deque_oldest_id(&w->dq);
+
+    if (id < 0 || id != w->oldest_id) {
+        w->oldest_id = id;
+        w->oldest_looks = 0;
+        return false;
+    }
+    if (++w->oldest_looks < OLDEST_PATIENCE)
+        return false;
+    w->oldest_looks = 0;
+    return true;
+}
+
 static struct bcl_task *
 worker_find(struct bcl__worker *w)
 {
     struct bcl_task *t;
-    bool after_yield;
+    bool after_yield, oldest_turn;
 
-    if (++w->ticks % INJECT_EVERY == 0 &&
-        (t = worker_take_injected(w)) != NULL)
-        return t;
+    /* Every INJECT_EVERY-th decision serves the injection queue first,
+     * and looks whether the oldest task of our deque has waited too long
+     * (worker_oldest_waited). */
+    oldest_turn = worker_tick(w) % INJECT_EVERY == 0;
+    if (oldest_turn) {
+        if ((t = worker_take_injected(w)) != NULL)
+            return t;
+        oldest_turn = worker_oldest_waited(w);
+    }
     after_yield = w->take_oldest;
     w->take_oldest = false;
-    if ((t = worker_pop_own(w, after_yield)) != NULL)
+    if ((t = worker_pop_own(w, after_yield || oldest_turn)) != NULL)
         return t;
     if ((t = worker_take_injected(w)) != NULL)
         return t;

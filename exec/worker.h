@@ -72,7 +72,10 @@ struct bcl__worker {
     struct bcl_task *current;      /* owner: running task, NULL in sched */
     struct bcl__stack *running;    /* owner: stack being run (SIGSEGV) */
     enum bcl__switch_reason reason; /* owner: set by the task before a switch */
-    uint32_t ticks;                /* owner */
+    /* Scheduling decisions made: the owner bumps it (relaxed load and
+     * store: one writer) at every task switch and loop pass; watchers
+     * (park.c) read it, relaxed, to tell a worker stuck in one task. */
+    _Atomic uint32_t ticks;
     bool take_oldest;              /* owner: a yield just happened */
     /* owner: a task that switched directly to the running one, whose
      * after-switch step that one runs first (worker.c, "Direct
@@ -88,6 +91,16 @@ struct bcl__worker {
     struct bcl__timer_heap timers; /* expired by the owner (timer.h) */
     struct bcl_timer *timer_cache; /* owner: freed timer records (time.c) */
     unsigned ntimer_cache;         /* owner */
+    /* Colder fields.  owner: a worker a watch found stuck (its index
+     * + 1; 0: none) and its ticks then; its sticky tasks may be stolen
+     * while they stay. */
+    uint32_t stalled_victim, stalled_ticks;
+    /* owner: while watching (park.c), the period and the next look. */
+    uint64_t watch_ns, watch_at;
+    /* owner: the deque's oldest task as last looked at (its id, -1:
+     * none) and how many looks found it still there (worker.c). */
+    int64_t oldest_id;
+    unsigned oldest_looks;
     /* Futex word: 0 while parked, 1 once woken (a waker stores it,
      * release, then wakes), 2 when kicked to look at its timers again
      * (a foreign bcl__park_kick; the owner resets it to 0).  The owner

@@ -4,7 +4,8 @@ TEST(deque_steal_fifo)
 TEST(deque_grow_keeps_order)
 TEST(deque_pop_if)
 TEST(deque_pop_oldest)
-TEST(deque_steal_exactly_once)          /* owner (pop, pop_oldest) vs 3 thieves, 10^6 items */
+TEST(deque_marks)
+TEST(deque_steal_exactly_once)          /* owner (pop, pop_oldest) vs 3 thieves, 10^6 items, 1 in 5 marked */
 TEST(fiber_switch_preserves_state)      /* registers, FP control, 10^5 switches */
 TEST(stack_overflow_reported)           /* child process: message + SIGABRT */
 TEST(stack_overflow_reported_mprotect)  /* the same with mprotect guards */
@@ -29,6 +30,10 @@ TEST(run_pending_stay_for_next_run)
 TEST(loop_free_cancels_queued)
 TEST(park_no_lost_wakeup)               /* 10^5 rounds: all parked, 1 spawn */
 TEST(park_spawns_reach_parked_worker)   /* 10^4 rounds: spawn 3, block thread */
+TEST(park_sticky_task_leaves_stuck_worker) /* resume 1, block thread: a watch steals it */
+TEST(park_sticky_backlog_spreads)       /* resume 40, block thread: the backlog is stolen */
+TEST(park_bouncing_pair_lets_oldest_run_w1) /* a queue ping-pong pair vs the oldest task */
+TEST(park_bouncing_pair_lets_oldest_run_w2)
 TEST(suspend_100k_resumed_once)
 TEST(suspend_resolve_races_switch)
 TEST(errors_null_handles)

@@ -10,9 +10,10 @@
 #include "exec/deque.h"
 #include "tests/test.h"
 
-/* Items are small integers disguised as pointers (never NULL). */
-#define ITEM(i) ((void *)(uintptr_t)((i) + 1))
-#define INDEX(p) ((uintptr_t)(p) - 1)
+/* Items are small integers disguised as pointers (never NULL, bit 0
+ * clear: the deque's mark bit). */
+#define ITEM(i) ((void *)(uintptr_t)(((i) + 1) * 2))
+#define INDEX(p) ((uintptr_t)(p) / 2 - 1)
 
 int
 test_deque_push_pop_lifo(void)
@@ -22,7 +23,7 @@ test_deque_push_pop_lifo(void)
     CHECK_EQ(bcl__deque_init(&dq, 4), 0);
     CHECK_PTR_EQ(bcl__deque_pop(&dq), NULL);
     for (int i = 0; i < 3; i++)
-        CHECK_EQ(bcl__deque_push(&dq, ITEM(i)), 0);
+        CHECK(bcl__deque_push(&dq, ITEM(i)) > 0);
     CHECK_EQ(bcl__deque_size_hint(&dq), 3);
     for (int i = 2; i >= 0; i--)
         CHECK_PTR_EQ(bcl__deque_pop(&dq), ITEM(i));
@@ -39,18 +40,18 @@ test_deque_steal_fifo(void)
     void *item;
 
     CHECK_EQ(bcl__deque_init(&dq, 8), 0);
-    CHECK_EQ(bcl__deque_steal(&dq, &item), BCL__STEAL_EMPTY);
+    CHECK_EQ(bcl__deque_steal(&dq, &item, 0), BCL__STEAL_EMPTY);
     for (int i = 0; i < 5; i++)
-        CHECK_EQ(bcl__deque_push(&dq, ITEM(i)), 0);
-    CHECK_EQ(bcl__deque_steal(&dq, &item), BCL__STEAL_OK);
+        CHECK(bcl__deque_push(&dq, ITEM(i)) > 0);
+    CHECK_EQ(bcl__deque_steal(&dq, &item, 0), BCL__STEAL_OK);
     CHECK_PTR_EQ(item, ITEM(0));
-    CHECK_EQ(bcl__deque_steal(&dq, &item), BCL__STEAL_OK);
+    CHECK_EQ(bcl__deque_steal(&dq, &item, 0), BCL__STEAL_OK);
     CHECK_PTR_EQ(item, ITEM(1));
     CHECK_PTR_EQ(bcl__deque_pop(&dq), ITEM(4));
-    CHECK_EQ(bcl__deque_steal(&dq, &item), BCL__STEAL_OK);
+    CHECK_EQ(bcl__deque_steal(&dq, &item, 0), BCL__STEAL_OK);
     CHECK_PTR_EQ(item, ITEM(2));
     CHECK_PTR_EQ(bcl__deque_pop(&dq), ITEM(3));
-    CHECK_EQ(bcl__deque_steal(&dq, &item), BCL__STEAL_EMPTY);
+    CHECK_EQ(bcl__deque_steal(&dq, &item, 0), BCL__STEAL_EMPTY);
     CHECK_PTR_EQ(bcl__deque_pop(&dq), NULL);
     bcl__deque_destroy(&dq);
     return 0;
@@ -67,14 +68,14 @@ test_deque_grow_keeps_order(void)
     CHECK_EQ(bcl__deque_init(&(struct bcl__deque){ 0 }, 3), -EINVAL);
     /* Wrap the indices first so growth copies a wrapped range. */
     for (int i = 0; i < 1000; i++) {
-        CHECK_EQ(bcl__deque_push(&dq, ITEM(i)), 0);
-        CHECK_EQ(bcl__deque_steal(&dq, &item), BCL__STEAL_OK);
+        CHECK(bcl__deque_push(&dq, ITEM(i)) > 0);
+        CHECK_EQ(bcl__deque_steal(&dq, &item, 0), BCL__STEAL_OK);
     }
     for (int i = 0; i < n; i++)
-        CHECK_EQ(bcl__deque_push(&dq, ITEM(i)), 0);
+        CHECK(bcl__deque_push(&dq, ITEM(i)) > 0);
     CHECK_EQ(bcl__deque_size_hint(&dq), n);
     for (int i = 0; i < n / 2; i++) {
-        CHECK_EQ(bcl__deque_steal(&dq, &item), BCL__STEAL_OK);
+        CHECK_EQ(bcl__deque_steal(&dq, &item, 0), BCL__STEAL_OK);
         CHECK_PTR_EQ(item, ITEM(i));
     }
     for (int i = n - 1; i >= n / 2; i--)
@@ -91,8 +92,8 @@ test_deque_pop_if(void)
 
     CHECK_EQ(bcl__deque_init(&dq, 4), 0);
     CHECK(!bcl__deque_pop_if(&dq, ITEM(0)));
-    CHECK_EQ(bcl__deque_push(&dq, ITEM(0)), 0);
-    CHECK_EQ(bcl__deque_push(&dq, ITEM(1)), 0);
+    CHECK(bcl__deque_push(&dq, ITEM(0)) > 0);
+    CHECK(bcl__deque_push(&dq, ITEM(1)) > 0);
     CHECK(!bcl__deque_pop_if(&dq, ITEM(0))); /* not the newest */
     CHECK(bcl__deque_pop_if(&dq, ITEM(1)));
     CHECK(bcl__deque_pop_if(&dq, ITEM(0)));
@@ -110,9 +111,9 @@ test_deque_pop_oldest(void)
     CHECK_EQ(bcl__deque_init(&dq, 4), 0);
     CHECK_PTR_EQ(bcl__deque_pop_oldest(&dq), NULL);
     for (int i = 0; i < 6; i++) /* grows once */
-        CHECK_EQ(bcl__deque_push(&dq, ITEM(i)), 0);
+        CHECK(bcl__deque_push(&dq, ITEM(i)) > 0);
     CHECK_PTR_EQ(bcl__deque_pop_oldest(&dq), ITEM(0));
-    CHECK_EQ(bcl__deque_steal(&dq, &item), BCL__STEAL_OK);
+    CHECK_EQ(bcl__deque_steal(&dq, &item, 0), BCL__STEAL_OK);
     CHECK_PTR_EQ(item, ITEM(1));
     CHECK_PTR_EQ(bcl__deque_pop_oldest(&dq), ITEM(2));
     CHECK_PTR_EQ(bcl__deque_pop(&dq), ITEM(5));
@@ -120,6 +121,39 @@ test_deque_pop_oldest(void)
     CHECK_PTR_EQ(bcl__deque_pop_oldest(&dq), ITEM(4));
     CHECK_PTR_EQ(bcl__deque_pop_oldest(&dq), NULL);
     CHECK_PTR_EQ(bcl__deque_pop(&dq), NULL);
+    CHECK_EQ(bcl__deque_size_hint(&dq), 0);
+    bcl__deque_destroy(&dq);
+    return 0;
+}
+
+/* Marked items: every take returns them unmarked; a thief may leave a
+ * marked top alone below a size; pop_if never matches a marked item. */
+int
+test_deque_marks(void)
+{
+    struct bcl__deque dq;
+    void *item;
+    bool marked;
+
+    CHECK_EQ(bcl__deque_init(&dq, 4), 0);
+    CHECK_EQ(bcl__deque_look(&dq, &marked), 0);
+    CHECK(!marked);
+    CHECK_EQ(bcl__deque_push_marked(&dq, ITEM(0)), 1);
+    CHECK_EQ(bcl__deque_push(&dq, ITEM(1)), 2);
+    CHECK_EQ(bcl__deque_push_marked(&dq, ITEM(2)), 3);
+    CHECK_EQ(bcl__deque_look(&dq, &marked), 3);
+    CHECK(marked);
+    CHECK(!bcl__deque_pop_if(&dq, ITEM(2)));
+    CHECK_EQ(bcl__deque_steal(&dq, &item, 4), BCL__STEAL_MARKED);
+    CHECK_EQ(bcl__deque_steal(&dq, &item, 3), BCL__STEAL_OK);
+    CHECK_PTR_EQ(item, ITEM(0));
+    CHECK_EQ(bcl__deque_look(&dq, &marked), 2);
+    CHECK(!marked);
+    CHECK_EQ(bcl__deque_steal(&dq, &item, 100), BCL__STEAL_OK);
+    CHECK_PTR_EQ(item, ITEM(1));
+    CHECK_PTR_EQ(bcl__deque_pop(&dq), ITEM(2));
+    CHECK_EQ(bcl__deque_push_marked(&dq, ITEM(3)), 1);
+    CHECK_PTR_EQ(bcl__deque_pop_oldest(&dq), ITEM(3));
     CHECK_EQ(bcl__deque_size_hint(&dq), 0);
     bcl__deque_destroy(&dq);
     return 0;
@@ -137,6 +171,7 @@ struct stress {
     _Atomic uint64_t taken;
     _Atomic int duplicate;
     _Atomic int owner_done;
+    _Atomic unsigned thieves_started;
 };
 
 static void
@@ -156,8 +191,14 @@ stress_thief(void *arg)
     struct stress *s = arg;
     void *item;
 
+    /* Half the thieves leave marked items to the others unless 8 or more
+     * are queued. */
+    int64_t marked_min = (int64_t)(atomic_fetch_add(&s->thieves_started, 1)
+                                   % 2) * 8;
+
     for (;;) {
-        enum bcl__steal_result r = bcl__deque_steal(&s->dq, &item);
+        enum bcl__steal_result r =
+            bcl__deque_steal(&s->dq, &item, marked_min);
 
         if (r == BCL__STEAL_OK)
             stress_take(s, item);
@@ -182,7 +223,8 @@ test_deque_steal_exactly_once(void)
         CHECK_EQ(pthread_create(&thieves[i], NULL, stress_thief, &s), 0);
     for (uintptr_t i = 0; i < STRESS_ITEMS; i++) {
         expected += i;
-        CHECK_EQ(bcl__deque_push(&s.dq, ITEM(i)), 0);
+        CHECK((i % 5 == 0 ? bcl__deque_push_marked(&s.dq, ITEM(i))
+                          : bcl__deque_push(&s.dq, ITEM(i))) > 0);
         rng = rng * 1103515245u + 12345u;
         /* Pop now and then, sometimes down to the last item, so the
          * owner races thieves on it; take the oldest now and then, which

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "exec/loop.h"
+#include "exec/park.h"
 #include "exec/suspend.h"
 #include "tests/test.h"
 
@@ -112,6 +113,190 @@ test_park_spawns_reach_parked_worker(void)
     CHECK_EQ(bcl_loop_free(loop), 0);
     sem_destroy(&blocked_ran);
     return 0;
+}
+
+/* --- sticky tasks behind a stuck worker ------------------------------ */
+
+/* Each round the runner resumes tasks onto its own deque -- sticky, as
+ * every task that has run -- then blocks its thread until they ran: only
+ * the other worker can run them, and only by the rules for sticky work
+ * (exec/park.h): with one task resumed, its watch must find the runner
+ * stuck; with more than the backlog, it may take them at once until
+ * fewer remain, and the rest again by the watch.  Hangs if a rule
+ * fails. */
+#define STICKY_ROUNDS 200
+#define STICKY_MANY (BCL__STICKY_BACKLOG + 8)
+
+struct sticky_round {
+    bcl_event *go;
+    atomic_uint waiting, done;
+};
+
+static void *
+sticky_waiter(void *arg)
+{
+    struct sticky_round *r = arg;
+
+    atomic_fetch_add(&r->waiting, 1);
+    if (bcl_event_wait(r->go) != 0)
+        return (void *)1;
+    atomic_fetch_add(&r->done, 1);
+    return NULL;
+}
+
+static void *
+sticky_runner(void *arg)
+{
+    unsigned batch = (unsigned)(uintptr_t)arg;
+    bcl_task *tasks[STICKY_MANY];
+    struct sticky_round r;
+
+    for (int round = 0; round < STICKY_ROUNDS; round++) {
+        if (bcl_event_new(&r.go) != 0)
+            return (void *)1;
+        atomic_store(&r.waiting, 0);
+        atomic_store(&r.done, 0);
+        for (unsigned i = 0; i < batch; i++)
+            if (bcl_spawn(&tasks[i], sticky_waiter, &r) != 0)
+                return (void *)1;
+        /* Let them reach their wait, here or on the other worker. */
+        while (atomic_load(&r.waiting) != batch)
+            bcl_yield();
+        /* Resumes the ones already waiting onto our deque. */
+        if (bcl_event_set(r.go) != 0)
+            return (void *)1;
+        /* Block this worker's thread, without suspending. */
+        while (atomic_load(&r.done) != batch)
+            sched_yield();
+        for (unsigned i = 0; i < batch; i++) {
+            void *res = (void *)1;
+
+            if (bcl_join(tasks[i], &res) != 0 || res != NULL)
+                return (void *)1;
+        }
+        bcl_event_free(r.go);
+    }
+    return NULL;
+}
+
+static int
+sticky_rounds(unsigned batch)
+{
+    bcl_config cfg = { .workers = 2 };
+    bcl_loop *loop;
+    void *r = (void *)9;
+
+    CHECK_EQ(bcl_loop_new(&loop, &cfg), 0);
+    CHECK_EQ(bcl_run_until_complete(loop, sticky_runner,
+                                    (void *)(uintptr_t)batch, &r),
+             0);
+    CHECK_PTR_EQ(r, NULL);
+    CHECK_EQ(bcl_loop_free(loop), 0);
+    return 0;
+}
+
+int
+test_park_sticky_task_leaves_stuck_worker(void)
+{
+    return sticky_rounds(1);
+}
+
+int
+test_park_sticky_backlog_spreads(void)
+{
+    return sticky_rounds(STICKY_MANY);
+}
+
+/* --- a pair waking each other does not starve older work ------------ */
+
+/* Two tasks bouncing an item through two queues are always the newest
+ * work of their worker (each wakes the other onto the bottom of its
+ * deque); the task queued before them, at the top, must still run: it
+ * is the one that stops them.  Hangs without the oldest's turn. */
+struct bouncing {
+    bcl_queue *there, *back;
+    atomic_int stop;
+};
+
+static void *
+bounce_pinger(void *arg)
+{
+    struct bouncing *b = arg;
+    void *item;
+
+    while (!atomic_load(&b->stop))
+        if (bcl_queue_put(b->there, NULL) != 0 ||
+            bcl_queue_get(b->back, &item) != 0)
+            return (void *)1;
+    return bcl_queue_close(b->there) == 0 ? NULL : (void *)1;
+}
+
+static void *
+bounce_ponger(void *arg)
+{
+    struct bouncing *b = arg;
+    void *item;
+
+    while (bcl_queue_get(b->there, &item) == 0)
+        if (bcl_queue_put(b->back, item) != 0)
+            return (void *)1;
+    return NULL;
+}
+
+static void *
+bounce_stopper(void *arg)
+{
+    atomic_store(&((struct bouncing *)arg)->stop, 1);
+    return NULL;
+}
+
+static void *
+bounce_main(void *arg)
+{
+    struct bouncing *b = arg;
+    bcl_task *tasks[3];
+    void *r = NULL;
+    uintptr_t failed = 0;
+
+    /* The stopper first: the oldest of our deque. */
+    if (bcl_spawn(&tasks[0], bounce_stopper, b) != 0 ||
+        bcl_spawn(&tasks[1], bounce_ponger, b) != 0 ||
+        bcl_spawn(&tasks[2], bounce_pinger, b) != 0)
+        return (void *)1;
+    for (int i = 0; i < 3; i++)
+        failed |= bcl_join(tasks[i], &r) != 0 || r != NULL;
+    return (void *)failed;
+}
+
+static int
+bounce_run(unsigned workers)
+{
+    bcl_config cfg = { .workers = workers };
+    struct bouncing b = { .stop = 0 };
+    bcl_loop *loop;
+    void *r = (void *)9;
+
+    CHECK_EQ(bcl_queue_new(&b.there, 1), 0);
+    CHECK_EQ(bcl_queue_new(&b.back, 1), 0);
+    CHECK_EQ(bcl_loop_new(&loop, &cfg), 0);
+    CHECK_EQ(bcl_run_until_complete(loop, bounce_main, &b, &r), 0);
+    CHECK_PTR_EQ(r, NULL);
+    CHECK_EQ(bcl_loop_free(loop), 0);
+    CHECK_EQ(bcl_queue_free(b.there), 0);
+    CHECK_EQ(bcl_queue_free(b.back), 0);
+    return 0;
+}
+
+int
+test_park_bouncing_pair_lets_oldest_run_w1(void)
+{
+    return bounce_run(1);
+}
+
+int
+test_park_bouncing_pair_lets_oldest_run_w2(void)
+{
+    return bounce_run(2);
 }
 
 /* --- 100,000 tasks suspended at once, each resumed exactly once ------ */
