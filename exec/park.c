@@ -100,7 +100,8 @@ static enum watch_result
 park_watch_look(struct bcl__worker *w)
 {
     struct bcl_loop *loop = w->loop;
-    uint64_t *seen = &loop->park.watch_seen[(size_t)w->index * loop->nworkers];
+    uint64_t *seen =
+        loop->park.watch_seen + (size_t)w->index * loop->nworkers;
     enum watch_result result = WATCH_NONE;
 
     for (unsigned i = 0; i < loop->nworkers; i++) {
