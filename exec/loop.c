@@ -53,22 +53,48 @@ loop_default_workers(void)
 }
 
 bool
-bcl__loop_has_work(struct bcl_loop *loop)
+bcl__loop_has_work(struct bcl_loop *loop, struct bcl__worker *self)
 {
     if (!bcl__loop_running(loop))
         return false;
     if (!bcl__inject_empty(&loop->inject))
         return true;
     for (unsigned i = 0; i < loop->nworkers; i++) {
+        struct bcl__worker *v = &loop->workers[i];
         bool sticky;
-        int64_t queued = bcl__deque_look(&loop->workers[i].dq, &sticky);
+        int64_t queued = bcl__deque_look(&v->dq, &sticky);
 
         /* A sticky oldest task below the backlog is for its owner (and
-         * for watchers: park.h), not for any searcher. */
-        if (queued > 0 && (!sticky || queued >= BCL__STICKY_BACKLOG))
+         * for watchers: park.h), not for anyone else. */
+        if (queued > 0 &&
+            (v == self || !sticky || queued >= BCL__STICKY_BACKLOG))
             return true;
     }
     return false;
+}
+
+/* Any task queued anywhere, sticky or not (between runs). */
+static bool
+loop_has_queued(struct bcl_loop *loop)
+{
+    if (!bcl__inject_empty(&loop->inject))
+        return true;
+    for (unsigned i = 0; i < loop->nworkers; i++)
+        if (bcl__deque_size_hint(&loop->workers[i].dq) > 0)
+            return true;
+    return false;
+}
+
+/* A run starts (`running` is 1): wake the workers with tasks in their
+ * own deques -- they park with them when a run ends, and sticky ones are
+ * for them -- and one more for the injection queue. */
+static void
+loop_wake_for_queued(struct bcl_loop *loop)
+{
+    for (unsigned i = 0; i < loop->nworkers; i++)
+        if (bcl__deque_size_hint(&loop->workers[i].dq) > 0)
+            bcl__park_wake_worker(&loop->workers[i]);
+    bcl__park_wake_one(loop);
 }
 
 /* Stop and join the first `started` workers, then free everything. */
@@ -224,7 +250,7 @@ loop_start(struct bcl_loop *loop)
     /* seq_cst: W1 of the wake-up protocol for everything queued before
      * the run; pairs with P3/P4 of workers parking (park.h). */
     atomic_store_explicit(&loop->running, 1, memory_order_seq_cst);
-    bcl__park_wake_one(loop);
+    loop_wake_for_queued(loop);
     /* Workers that parked between runs sleep without a deadline: let
      * those with timers look at them again. */
     for (unsigned i = 0; i < loop->nworkers; i++)
@@ -345,9 +371,9 @@ loop_drain(struct bcl_loop *loop)
     loop_start(loop);
     for (;;) {
         loop_wait_all_parked(loop);
-        if (!bcl__loop_has_work(loop))
+        if (!loop_has_queued(loop))
             break;
-        bcl__park_wake_one(loop);
+        loop_wake_for_queued(loop);
     }
     loop_end(loop);
     /* relaxed: workers are parked; the next run (if free fails) orders

@@ -77,9 +77,10 @@ bcl__loop_running(struct bcl_loop *loop)
     return atomic_load_explicit(&loop->running, memory_order_acquire) != 0;
 }
 
-/* True if any source of work a searcher may take looks non-empty (the
- * parking re-check, P4): the injection queue, or a deque, unless its
- * oldest task is sticky and it holds fewer than the backlog (park.h). */
-bool bcl__loop_has_work(struct bcl_loop *loop);
+/* True if any source of work that `self` may take looks non-empty (its
+ * parking re-check, P4): the injection queue, its own deque, or another
+ * deque, unless that one's oldest task is sticky and it holds fewer than
+ * the backlog (park.h). */
+bool bcl__loop_has_work(struct bcl_loop *loop, struct bcl__worker *self);
 
 #endif /* BCL_EXEC_LOOP_H */

@@ -230,11 +230,12 @@ park_sleep(struct bcl__worker *w)
                 return true; /* a stuck worker: we search, to steal */
             if (w->watch_ns != 0 && w->watch_at <= now) {
                 /* A stuck worker, but we could not leave the idle list:
-                 * a waker popped us (its word is on the way), or the run
-                 * ended -- then stop watching (no task runs until the
-                 * next run, whose first worker to park watches anew). */
-                if (!bcl__loop_running(w->loop))
-                    park_watch_stop(w);
+                 * a waker popped us (it counted us in nspinning at W4;
+                 * its word is on the way), or the run ended (no task runs
+                 * until the next, whose start wakes the workers with
+                 * queued tasks).  Either way we stop watching: sleeping
+                 * without a deadline, we must not be counted. */
+                park_watch_stop(w);
                 bcl__futex_wait(&w->wake, 0, NULL);
             }
             continue;
@@ -295,7 +296,7 @@ bcl__park(struct bcl__worker *w)
      * we took at P1 orders it after wake_all's critical section). */
     watch = WATCH_NONE;
     if (atomic_load_explicit(&loop->shutdown, memory_order_acquire) ||
-        bcl__loop_has_work(loop) ||
+        bcl__loop_has_work(loop, w) ||
         (watch = park_watch_look(w)) == WATCH_STALLED) {
         bool unlisted = false;
 
@@ -315,7 +316,8 @@ bcl__park(struct bcl__worker *w)
             w->spinning = true;
             return;
         }
-        /* A waker already took us off the list: its wake is on the way. */
+        /* A waker already took us off the list (its wake is on the
+         * way), or the run ended (we stay parked until the next). */
     } else if (watch == WATCH_STICKY) {
         /* P4b: only sticky work elsewhere: watch it while we sleep. */
         park_watch_start(w, bcl__now_ns());
@@ -426,6 +428,27 @@ void
 bcl__park_wake_sticky(struct bcl_loop *loop)
 {
     park_wake(loop, true);
+}
+
+void
+bcl__park_wake_worker(struct bcl__worker *v)
+{
+    struct bcl__park *p = &v->loop->park;
+    bool unlisted;
+
+    pthread_mutex_lock(&p->lock);
+    unlisted = park_unlist_locked(p, v->index);
+    if (unlisted) {
+        /* W4 for this one: counted as a searcher before it wakes.
+         * seq_cst: as at W4. */
+        atomic_fetch_add_explicit(&p->nspinning, 1, memory_order_seq_cst);
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (!unlisted)
+        return;
+    /* release: pairs with the acquire load at P5, as in park_wake_some. */
+    atomic_store_explicit(&v->wake, 1, memory_order_release);
+    bcl__futex_wake(&v->wake, 1);
 }
 
 void

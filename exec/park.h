@@ -102,6 +102,11 @@ void bcl__park_wake_sticky(struct bcl_loop *loop);
  * thread, after updating the heap. */
 void bcl__park_kick(struct bcl__worker *w);
 
+/* Wake worker v if it is parked, counted as a searcher (a W4 aimed at
+ * it: a run starts and v has tasks queued in its own deque).  Any
+ * thread. */
+void bcl__park_wake_worker(struct bcl__worker *v);
+
 /* Wake every parked worker (shutdown).  Any thread. */
 void bcl__park_wake_all(struct bcl_loop *loop);
 

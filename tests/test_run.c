@@ -246,3 +246,87 @@ test_loop_free_cancels_queued(void)
     CHECK_EQ(atomic_load(&never_ran), 0);
     return 0;
 }
+
+/* A run that ends while resumed tasks sit queued, sticky, in a worker's
+ * deque: bcl_loop_free must still run them to their end (its drain counts
+ * sticky tasks, and a run start wakes the workers holding queued tasks;
+ * the worker woken first may not take another's sticky tasks).  The
+ * setter resumes its waiters, stops the loop, then computes for 2 ms, so
+ * the run ends before its worker gets to them; the blocker computes for
+ * 20 ms on the other worker, which so parks last and is woken first.
+ * Computing, not sleeping: the interleaving is likely, not required, and
+ * the checks hold in every interleaving. */
+#define LEFTOVER_ROUNDS 10
+#define LEFTOVER_WAITERS 4
+
+struct leftovers {
+    bcl_loop *loop;
+    bcl_event *go;
+    atomic_int waiting, ended, blocking;
+};
+
+static void
+compute_for(uint64_t ns)
+{
+    uint64_t end = bcl_now_ns() + ns;
+
+    while (bcl_now_ns() < end)
+        continue;
+}
+
+static void *
+leftover_waiter(void *arg)
+{
+    struct leftovers *l = arg;
+
+    atomic_fetch_add(&l->waiting, 1);
+    bcl_event_wait(l->go); /* 0, or -ECANCELED in the drain */
+    atomic_fetch_add(&l->ended, 1);
+    return NULL;
+}
+
+static void *
+leftover_blocker(void *arg)
+{
+    struct leftovers *l = arg;
+
+    atomic_store(&l->blocking, 1);
+    compute_for(20000000);
+    return NULL;
+}
+
+static void *
+leftover_setter(void *arg)
+{
+    struct leftovers *l = arg;
+
+    for (int i = 0; i < LEFTOVER_WAITERS; i++)
+        if (bcl_spawn(NULL, leftover_waiter, l) != 0)
+            return (void *)1;
+    while (atomic_load(&l->waiting) != LEFTOVER_WAITERS ||
+           !atomic_load(&l->blocking))
+        bcl_yield();
+    if (bcl_event_set(l->go) != 0 || bcl_stop(l->loop) != 0)
+        return (void *)1;
+    compute_for(2000000);
+    return NULL;
+}
+
+int
+test_loop_free_runs_sticky_leftovers(void)
+{
+    for (int round = 0; round < LEFTOVER_ROUNDS; round++) {
+        bcl_config cfg = { .workers = 2 };
+        struct leftovers l = { .waiting = 0, .ended = 0, .blocking = 0 };
+
+        CHECK_EQ(bcl_event_new(&l.go), 0);
+        CHECK_EQ(bcl_loop_new(&l.loop, &cfg), 0);
+        CHECK_EQ(bcl_spawn_on(l.loop, NULL, leftover_setter, &l), 0);
+        CHECK_EQ(bcl_spawn_on(l.loop, NULL, leftover_blocker, &l), 0);
+        CHECK_EQ(bcl_run_forever(l.loop), 0);
+        CHECK_EQ(bcl_loop_free(l.loop), 0); /* -EBUSY: tasks left queued */
+        CHECK_EQ(atomic_load(&l.ended), LEFTOVER_WAITERS);
+        CHECK_EQ(bcl_event_free(l.go), 0);
+    }
+    return 0;
+}
