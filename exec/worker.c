@@ -29,6 +29,7 @@ static __thread struct bcl__worker *tls_worker
 /* How often the injection queue is served before the local deque (and
  * the oldest task of the deque is looked at, worker_oldest_waited). */
 #define INJECT_EVERY 61u
+/* Looks that must find the same oldest task before it is taken. */
 #define OLDEST_PATIENCE 16u
 /* Passes over all victims before a spinning worker parks. */
 #define STEAL_ROUNDS 4u
