@@ -64,10 +64,10 @@ bcl__loop_has_work(struct bcl_loop *loop, struct bcl__worker *self)
         bool sticky;
         int64_t queued = bcl__deque_look(&v->dq, &sticky);
 
-        /* A sticky oldest task below the backlog is for its owner (and
-         * for watchers: park.h), not for anyone else. */
+        /* Sticky work below the backlog is for its owner (and for
+         * watchers: park.h), not for anyone else. */
         if (queued > 0 &&
-            (v == self || !sticky || queued >= BCL__STICKY_BACKLOG))
+            (v == self || !bcl__park_owner_only(queued, sticky)))
             return true;
     }
     return false;

@@ -57,18 +57,20 @@ park_unlist_locked(struct bcl__park *p, unsigned index)
     return false;
 }
 
-/* A parked worker whose earliest timer is due leaves the idle list
- * itself.  True if it did (it then searches, counted as spinning); false
- * if a waker took it off the list first (its wake is on the way). */
+/* A parked worker leaves the idle list itself, to search: it saw work at
+ * P4, its earliest timer is due, or a watch found a stuck worker.  True if
+ * it did (it then searches, counted as spinning); false if a waker took
+ * it off the list first (its wake is on the way), or the run ended. */
 static bool
-park_leave_for_timer(struct bcl__worker *w)
+park_leave_idle(struct bcl__worker *w)
 {
     struct bcl__park *p = &w->loop->park;
     bool unlisted;
 
     pthread_mutex_lock(&p->lock);
-    /* As at P4: a run that ended, and saw us parked, keeps us parked (it
-     * reads nidle under this lock).  relaxed: the lock orders it. */
+    /* Under the lock, re-read the run state: a run that ended, and saw us
+     * parked (loop_wait_all_parked() reads nidle under this lock), keeps
+     * us parked.  relaxed: the lock orders it. */
     unlisted =
         (atomic_load_explicit(&w->loop->running, memory_order_relaxed) ||
          atomic_load_explicit(&w->loop->shutdown, memory_order_relaxed)) &&
@@ -76,7 +78,8 @@ park_leave_for_timer(struct bcl__worker *w)
     pthread_mutex_unlock(&p->lock);
     if (!unlisted)
         return false;
-    /* seq_cst: counted before we look, as at P4. */
+    /* We search again, as a spinner.  seq_cst: counted before we look,
+     * so wakers see a searcher (W3). */
     atomic_fetch_add_explicit(&p->nspinning, 1, memory_order_seq_cst);
     w->spinning = true;
     return true;
@@ -113,8 +116,8 @@ park_watch_look(struct bcl__worker *w)
         if (v == w)
             continue;
         queued = bcl__deque_look(&v->dq, &marked);
-        if (queued == 0 || !marked || queued >= BCL__STICKY_BACKLOG) {
-            seen[i] = 0; /* nothing sticky (or thieves may take it) */
+        if (!bcl__park_owner_only(queued, marked)) {
+            seen[i] = 0; /* no sticky work, or thieves may take it */
             continue;
         }
         /* relaxed: only compared with what we saw a period ago. */
@@ -160,7 +163,7 @@ park_watch_due(struct bcl__worker *w, uint64_t now)
     enum watch_result seen = park_watch_look(w);
 
     if (seen == WATCH_STALLED)
-        return park_leave_for_timer(w);
+        return park_leave_idle(w);
     if (seen == WATCH_NONE && w->watch_ns >= WATCH_MAX_NS) {
         /* Quiet for the longest period: stop.  Our decrement, then the
          * fence, then one more look; a sticky push does W1, its fence,
@@ -241,7 +244,7 @@ park_sleep(struct bcl__worker *w)
             continue;
         }
         if (now >= due) {
-            if (park_leave_for_timer(w))
+            if (park_leave_idle(w))
                 return true;
             /* A waker popped us: wait for its word. */
             bcl__futex_wait(&w->wake, 0, NULL);
@@ -298,24 +301,8 @@ bcl__park(struct bcl__worker *w)
     if (atomic_load_explicit(&loop->shutdown, memory_order_acquire) ||
         bcl__loop_has_work(loop, w) ||
         (watch = park_watch_look(w)) == WATCH_STALLED) {
-        bool unlisted = false;
-
-        pthread_mutex_lock(&p->lock);
-        /* Under the lock, re-read the run state: a run that ended after
-         * our check, and whose end saw us parked (loop_wait_all_parked()
-         * reads nidle under this lock), keeps us parked. relaxed: the
-         * lock orders it. */
-        if (atomic_load_explicit(&loop->shutdown, memory_order_relaxed) ||
-            atomic_load_explicit(&loop->running, memory_order_relaxed))
-            unlisted = park_unlist_locked(p, w->index);
-        pthread_mutex_unlock(&p->lock);
-        if (unlisted) {
-            /* We search again, as a spinner.  seq_cst: counted before we
-             * look, so wakers see a searcher (W3). */
-            atomic_fetch_add_explicit(&p->nspinning, 1, memory_order_seq_cst);
-            w->spinning = true;
+        if (park_leave_idle(w))
             return;
-        }
         /* A waker already took us off the list (its wake is on the
          * way), or the run ended (we stay parked until the next). */
     } else if (watch == WATCH_STICKY) {
@@ -352,6 +339,15 @@ bcl__park_kick(struct bcl__worker *w)
         bcl__futex_wake(&w->wake, 1);
 }
 
+/* Wake v, which its waker has just taken off the idle list. */
+static void
+park_send_wake(struct bcl__worker *v)
+{
+    /* release: pairs with the acquire load at P5. */
+    atomic_store_explicit(&v->wake, 1, memory_order_release);
+    bcl__futex_wake(&v->wake, 1);
+}
+
 /* Pop one parked worker and wake it; false if none is parked. */
 static bool
 park_wake_some(struct bcl_loop *loop)
@@ -371,9 +367,7 @@ park_wake_some(struct bcl_loop *loop)
     /* seq_cst: read locklessly by wakers (W3) and bcl_run_*. */
     atomic_store_explicit(&p->nidle, n - 1, memory_order_seq_cst);
     pthread_mutex_unlock(&p->lock);
-    /* release: pairs with the acquire load at P5. */
-    atomic_store_explicit(&v->wake, 1, memory_order_release);
-    bcl__futex_wake(&v->wake, 1);
+    park_send_wake(v);
     return true;
 }
 
@@ -444,11 +438,8 @@ bcl__park_wake_worker(struct bcl__worker *v)
         atomic_fetch_add_explicit(&p->nspinning, 1, memory_order_seq_cst);
     }
     pthread_mutex_unlock(&p->lock);
-    if (!unlisted)
-        return;
-    /* release: pairs with the acquire load at P5, as in park_wake_some. */
-    atomic_store_explicit(&v->wake, 1, memory_order_release);
-    bcl__futex_wake(&v->wake, 1);
+    if (unlisted)
+        park_send_wake(v);
 }
 
 void

@@ -84,6 +84,14 @@ struct bcl__park {
 /* Tasks a deque must hold before thieves take its sticky ones too. */
 #define BCL__STICKY_BACKLOG 32
 
+/* A deque holding `queued` tasks, its oldest one marked or not: is it
+ * work for its owner (and watchers) only -- sticky, below the backlog? */
+static inline bool
+bcl__park_owner_only(int64_t queued, bool oldest_marked)
+{
+    return queued > 0 && oldest_marked && queued < BCL__STICKY_BACKLOG;
+}
+
 int bcl__park_init(struct bcl__park *p, unsigned nworkers);
 void bcl__park_destroy(struct bcl__park *p);
 
