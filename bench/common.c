@@ -111,8 +111,10 @@ bench_latch_wait(struct bench_latch *l)
     atomic_store(&l->waiter, &w);
     /* Opened before we published: take our own waiter back. */
     if (atomic_load(&l->open) &&
-        atomic_exchange(&l->waiter, NULL) == &w)
+        atomic_exchange(&l->waiter, NULL) == &w) {
+        bcl__waiter_settle(&w, BCL__WAIT_WOKEN);
         return;
+    }
     bcl__wait(&w);
 }
 

@@ -112,10 +112,12 @@ bcl__join(bcl_task *t, void **result, uint64_t ns, bool *caller_cancelled)
     if (!atomic_compare_exchange_strong_explicit(&t->join, &expected,
                                                  (uintptr_t)&waiter,
                                                  memory_order_acq_rel,
-                                                 memory_order_acquire))
+                                                 memory_order_acquire)) {
+        bcl__waiter_settle(&waiter, BCL__WAIT_WOKEN); /* no wait */
         return expected == BCL__JOIN_DONE
                    ? join_collect(t, result)
                    : -EINVAL; /* detached, or twice */
+    }
     state = bcl__wait_until(&waiter, bcl__deadline_after(ns));
     if (state == BCL__WAIT_WOKEN)
         return join_collect(t, result);

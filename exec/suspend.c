@@ -3,25 +3,39 @@
  * CAS on the waiter's state resolves it (protocol in suspend.h), with an
  * optional deadline and with cancellation.
  *
- * Cancellation reaches a suspended task through its `waiting` word:
+ * A task's wait ends through its wait word (task.h):
  *
- *   task (bcl__wait)                      canceller (bcl_cancel)
- *   C1 waiting = &w (release); fence      K1 cancelled = 1 (release); fence
- *   C2 if cancelled:                      K2 p = waiting
- *        resolve w CANCELLED itself       K3 if p is a waiter: CAS p -> BUSY
- *   C3 suspend                               resolve p CANCELLED
- *   C4 CAS waiting &w -> 0; if it holds      waiting = 0 (release)
- *      BUSY, wait until the canceller
- *      stores 0
+ *   resolver (task_claim, task_wake)      commit (bcl__wait_commit)
+ *   R1 CAS ARMED[|PARKED] -> o|PARKED     M1 CAS ARMED -> ARMED|PARKED:
+ *      or o|HELD                             parked, a resolver queues it
+ *   R2 PARKED: queue the task; done       M2 found o|HELD: CAS it to
+ *   R3 HELD: after the last touch of the     o|PARKED: parked, the
+ *      waiter, CAS o|HELD -> o; if the       resolver queues it (R3)
+ *      commit made it o|PARKED, queue it  M3 found o: requeue the task
+ *
+ * Each transition is one CAS on one word, so the resolver and the commit
+ * agree on who queues the task: R2 (the commit came first), R3 (M2 came
+ * first) or M3 (R3's CAS came first), never two of them.  HELD keeps the
+ * task from running, hence from leaving its frame, until the resolver's
+ * last read of the waiter.
+ *
+ * Cancellation reaches a waiting task through the same word:
+ *
+ *   task                                  canceller (bcl_cancel)
+ *   C1 word = ARMED (bcl__waiter_init);   K1 cancelled = 1 (release); fence
+ *      fence (wait_task)                  K2 word (relaxed, after the fence)
+ *   C2 if cancelled: CAS ARMED ->         K3 if ARMED: resolve CANCELLED
+ *      CANCELLED itself, no switch           (R1-R3)
+ *   C3 suspend (M1-M3)
  *
  * C1/C2 against K1/K2 is a Dekker pair: either the task sees the flag or
- * the canceller sees the waiter.  Each side puts a seq_cst fence between
- * its store and its load (rather than relying on a seq_cst store and a
- * seq_cst load, equivalent in C11): the fence is the store-load barrier
- * spelled out, which emulators that translate AArch64's STLR; LDAR
- * without one (qemu-user) also honour.  The BUSY state keeps the waiter's frame
- * alive while the canceller uses it: the task cannot finish C4 before the
- * canceller's last store.
+ * the canceller sees the armed word (or both: the one CAS settles it).
+ * Each side puts a seq_cst fence between its store and its load (rather
+ * than relying on a seq_cst store and a seq_cst load, equivalent in C11):
+ * the fence is the store-load barrier spelled out, which emulators that
+ * translate AArch64's STLR; LDAR without one (qemu-user) also honour.
+ * The canceller never touches the waiter itself: only the word in the
+ * task record, which outlives the wait.
  *
  * K4: a child that bcl_join runs inline on the task's stack is cancelled
  * with it (asyncio cancels the future a task awaits).  A child that never
@@ -57,27 +71,84 @@ bcl__waiter_init(struct bcl__waiter *w)
     atomic_store_explicit(&w->parked, 0, memory_order_relaxed);
     atomic_store_explicit(&w->released, 0, memory_order_relaxed);
     w->task = worker != NULL ? worker->current : NULL;
+    w->claimed_parked = false;
     w->data = NULL;
+    if (w->task != NULL) {
+        /* C1.  relaxed: ordered for wakers by the waiter's publication,
+         * for a canceller by the fence in wait_task.  The previous wait
+         * left the word settled (no ARMED, no HELD): nobody else writes
+         * it now. */
+        atomic_store_explicit(&w->task->wait, BCL__TW_ARMED,
+                              memory_order_relaxed);
+    }
     return 0;
 }
 
-/* Take the waiter back from the task's `waiting` word (step C4). */
-static void
-wait_retract(struct bcl_task *t, struct bcl__waiter *w)
+/* R1: resolve t's armed wait to `to`.  *parked: the task had switched
+ * out, so the caller queues it (task_wake). */
+static bool
+task_claim(struct bcl_task *t, enum bcl__wait_state to, bool *parked)
 {
-    uintptr_t mine = (uintptr_t)w;
-    struct bcl__spin spin;
+    /* relaxed: the CAS below orders. */
+    uint32_t word = atomic_load_explicit(&t->wait, memory_order_relaxed);
+    uint32_t next;
 
-    /* relaxed: nobody else reads the word unless it holds a waiter; a
-     * failure (BUSY) is followed by the acquire loop below. */
-    if (atomic_compare_exchange_strong_explicit(&t->waiting, &mine, 0,
-                                                memory_order_relaxed,
-                                                memory_order_relaxed))
-        return;
-    bcl__spin_init(&spin);
-    /* acquire: pairs with the canceller's release store of 0. */
-    while (atomic_load_explicit(&t->waiting, memory_order_acquire) != 0)
-        bcl__spin_once(&spin);
+    do {
+        if ((word & BCL__TW_ARMED) == 0)
+            return false; /* resolved by someone else, or not waiting */
+        next = (uint32_t)to |
+               ((word & BCL__TW_PARKED) ? BCL__TW_PARKED : BCL__TW_HELD);
+        /* acq_rel: release publishes what we wrote before (a handed-over
+         * item, a mutex) to the task; acquire pairs with the commit's
+         * release (the saved context), for the queueing. */
+    } while (!atomic_compare_exchange_weak_explicit(
+        &t->wait, &word, next, memory_order_acq_rel, memory_order_relaxed));
+    *parked = (word & BCL__TW_PARKED) != 0;
+    return true;
+}
+
+/* R2/R3: after our last touch of the waiter, let the task run. */
+static void
+task_wake(struct bcl_task *t, bool parked)
+{
+    if (!parked) {
+        /* acquire: if the commit already swapped HELD for PARKED, its
+         * release (the saved context) before we queue the task. */
+        uint32_t word = atomic_load_explicit(&t->wait, memory_order_acquire);
+
+        while (word & BCL__TW_HELD) {
+            /* R3.  release: our reads of the waiter come before the task
+             * goes on (pairs with the commit's acquire at M3); acquire on
+             * failure: as above. */
+            if (atomic_compare_exchange_weak_explicit(
+                    &t->wait, &word, word & ~BCL__TW_HELD,
+                    memory_order_acq_rel, memory_order_acquire))
+                return; /* the commit requeues it (M3) */
+        }
+        /* M2 came first: the task is parked, ours to queue. */
+    }
+    bcl__task_resume(t);
+}
+
+bool
+bcl__wait_commit(struct bcl_task *t)
+{
+    uint32_t word = BCL__TW_ARMED;
+
+    /* M1.  acq_rel: release hands the saved context to the resolver that
+     * will see PARKED (its acquire); acquire on failure: we see what the
+     * resolver wrote before its R1 or R3. */
+    if (atomic_compare_exchange_strong_explicit(
+            &t->wait, &word, BCL__TW_ARMED | BCL__TW_PARKED,
+            memory_order_acq_rel, memory_order_acquire))
+        return true;
+    /* M2.  Orders: as at M1. */
+    while (word & BCL__TW_HELD)
+        if (atomic_compare_exchange_weak_explicit(
+                &t->wait, &word, (word & ~BCL__TW_HELD) | BCL__TW_PARKED,
+                memory_order_acq_rel, memory_order_acquire))
+            return true;
+    return false; /* M3 */
 }
 
 /* C0: a task running inline on a host's stack suspends its hosts with
@@ -107,29 +178,33 @@ static enum bcl__wait_state
 wait_task(struct bcl__waiter *w)
 {
     struct bcl_task *t = w->task;
-    uint32_t waiting = BCL__WAIT_WAITING;
+    uint32_t word;
 
     wait_publish_hosts(t);
-    /* C1.  release: publishes the waiter to a canceller (pairs with its
-     * acquire CAS at K3).  The fence then orders this store (and C0's)
-     * before the loads of `cancelled` at C2 (the task's and its hosts'):
-     * a Dekker pair with K1's fence in bcl_cancel. */
-    atomic_store_explicit(&t->waiting, (uintptr_t)w, memory_order_release);
+    /* C1: the fence orders the armed word (bcl__waiter_init) and C0's
+     * stores before the loads of `cancelled` at C2 (the task's and its
+     * hosts'): a Dekker pair with K1's fence in bcl_cancel. */
     atomic_thread_fence(memory_order_seq_cst);
-    /* C2: cancelled before we suspend: resolve ourselves, no switch. */
-    if (!bcl__task_cancel_flagged(t) ||
-        !atomic_compare_exchange_strong_explicit(
-            &w->state, &waiting, BCL__WAIT_CANCELLED, memory_order_acq_rel,
-            memory_order_relaxed)) {
-        /* C3.  The suspension is committed after the switch (by the loop
-         * or by the task switched to); a resolve that came first turns it
-         * into an immediate requeue. */
-        bcl__worker_switch_out(BCL__SWITCH_PARK);
+    if (bcl__task_cancel_flagged(t)) {
+        /* C2: cancelled before we suspend: resolve ourselves, no switch
+         * (unless a resolver came first). */
+        word = BCL__TW_ARMED;
+        /* acq_rel: as a resolver's CAS. */
+        if (atomic_compare_exchange_strong_explicit(
+                &t->wait, &word, BCL__WAIT_CANCELLED, memory_order_acq_rel,
+                memory_order_relaxed))
+            return BCL__WAIT_CANCELLED;
     }
-    wait_retract(t, w);
-    /* acquire: the resolver's CAS (acq_rel) published the outcome and
-     * everything it wrote before. */
-    return atomic_load_explicit(&w->state, memory_order_acquire);
+    /* C3.  acquire: a resolver's CAS published what it wrote. */
+    word = atomic_load_explicit(&t->wait, memory_order_acquire);
+    if (word & (BCL__TW_ARMED | BCL__TW_HELD)) {
+        /* Unresolved, or its resolver is not done: the commit after the
+         * switch decides (M1-M3). */
+        bcl__worker_switch_out(BCL__SWITCH_PARK);
+        /* acquire: as above (R1, or R3 before the commit's M3). */
+        word = atomic_load_explicit(&t->wait, memory_order_acquire);
+    }
+    return word & BCL__TW_OUTCOME;
 }
 
 enum bcl__wait_state
@@ -174,14 +249,7 @@ wait_until_task(struct bcl__waiter *w, uint64_t deadline)
         /* No memory for the timer: time out at once rather than wait
          * without a bound (the caller's timeout contract).  A wake that
          * beat us is taken as it is. */
-        uint32_t waiting = BCL__WAIT_WAITING;
-
-        /* acq_rel: as a resolver's CAS. */
-        if (atomic_compare_exchange_strong_explicit(
-                &w->state, &waiting, BCL__WAIT_TIMEDOUT, memory_order_acq_rel,
-                memory_order_relaxed))
-            return BCL__WAIT_TIMEDOUT;
-        return wait_task(w);
+        return bcl__waiter_settle(w, BCL__WAIT_TIMEDOUT);
     }
     state = wait_task(w);
     /* We may run on another worker now; disarm works from anywhere. */
@@ -200,17 +268,8 @@ wait_until_thread(struct bcl__waiter *w, uint64_t deadline)
         if (atomic_load_explicit(&w->parked, memory_order_acquire) != 0)
             break;
         now = bcl__now_ns();
-        if (now >= deadline) {
-            uint32_t waiting = BCL__WAIT_WAITING;
-
-            /* acq_rel: we resolve ourselves, as a resolver would. */
-            if (atomic_compare_exchange_strong_explicit(
-                    &w->state, &waiting, BCL__WAIT_TIMEDOUT,
-                    memory_order_acq_rel, memory_order_relaxed))
-                return BCL__WAIT_TIMEDOUT;
-            /* A resolver won: its parked store and wake are on the way. */
-            return bcl__wait(w);
-        }
+        if (now >= deadline)
+            return bcl__waiter_settle(w, BCL__WAIT_TIMEDOUT);
         span.tv_sec = (time_t)((deadline - now) / 1000000000u);
         span.tv_nsec = (long)((deadline - now) % 1000000000u);
         bcl__futex_wait(&w->parked, 0, &span);
@@ -233,6 +292,8 @@ bcl__waiter_claim(struct bcl__waiter *w, enum bcl__wait_state to)
 {
     uint32_t expected = BCL__WAIT_WAITING;
 
+    if (w->task != NULL)
+        return task_claim(w->task, to, &w->claimed_parked);
     /* acq_rel: the one CAS that decides the outcome; release publishes
      * the resolver's writes (e.g. a handed-over item) to the waiter. */
     return atomic_compare_exchange_strong_explicit(&w->state, &expected, to,
@@ -246,7 +307,7 @@ bcl__waiter_wake(struct bcl__waiter *w)
     struct bcl_task *task = w->task;
 
     if (task != NULL) {
-        bcl__task_resume(task);
+        task_wake(task, w->claimed_parked);
     } else {
         /* release: pairs with the acquire loop in bcl__wait().  After
          * this store the waiter may return: only its address is used
@@ -263,6 +324,39 @@ bcl__waiter_resolve(struct bcl__waiter *w, enum bcl__wait_state to)
         return false;
     bcl__waiter_wake(w);
     return true;
+}
+
+enum bcl__wait_state
+bcl__waiter_settle(struct bcl__waiter *w, enum bcl__wait_state to)
+{
+    struct bcl__spin spin;
+    uint32_t word;
+
+    if (w->task == NULL) {
+        word = BCL__WAIT_WAITING;
+        /* acq_rel: we resolve ourselves, as a resolver would. */
+        if (atomic_compare_exchange_strong_explicit(&w->state, &word, to,
+                                                    memory_order_acq_rel,
+                                                    memory_order_relaxed))
+            return to;
+        return bcl__wait(w); /* its parked store and wake are on the way */
+    }
+    word = BCL__TW_ARMED;
+    /* acq_rel: as a resolver's CAS; acquire on failure: what the
+     * resolver that won wrote. */
+    if (atomic_compare_exchange_strong_explicit(&w->task->wait, &word, to,
+                                                memory_order_acq_rel,
+                                                memory_order_acquire))
+        return to;
+    /* A resolver that found us running holds the word (HELD) until its
+     * last touch of the waiter (R3), a few instructions: wait for it. */
+    bcl__spin_init(&spin);
+    while (word & BCL__TW_HELD) {
+        bcl__spin_once(&spin);
+        /* acquire: pairs with R3's release. */
+        word = atomic_load_explicit(&w->task->wait, memory_order_acquire);
+    }
+    return word & BCL__TW_OUTCOME;
 }
 
 void
@@ -350,6 +444,7 @@ int
 bcl_cancel(bcl_task *t)
 {
     uintptr_t p;
+    bool parked;
 
     if (t == NULL)
         return -EINVAL;
@@ -363,18 +458,10 @@ bcl_cancel(bcl_task *t)
      * and K4: the Dekker pair with C0/C1 and C2. */
     atomic_store_explicit(&t->cancelled, 1, memory_order_release);
     atomic_thread_fence(memory_order_seq_cst);
-    /* K2.  relaxed: ordered by the fence; K3's CAS acquires the frame. */
-    p = atomic_load_explicit(&t->waiting, memory_order_relaxed);
-    /* K3.  acquire: we now own the waiter's frame until we store 0. */
-    if (p != 0 && p != BCL__WAITING_BUSY &&
-        atomic_compare_exchange_strong_explicit(&t->waiting, &p,
-                                                BCL__WAITING_BUSY,
-                                                memory_order_acquire,
-                                                memory_order_relaxed)) {
-        bcl__waiter_resolve((struct bcl__waiter *)p, BCL__WAIT_CANCELLED);
-        /* release: our use of the frame is done (pairs with C4). */
-        atomic_store_explicit(&t->waiting, 0, memory_order_release);
-    }
+    /* K2/K3 (task_claim's first load is K2, after the fence): a wait
+     * armed now ends CANCELLED, whoever published its waiter. */
+    if (task_claim(t, BCL__WAIT_CANCELLED, &parked))
+        task_wake(t, parked);
     /* K4: a child running inline on t's stack is part of t's wait (as
      * asyncio cancels the future a task awaits).  relaxed: ordered after
      * K1 by its fence; a child published at C0 before its own fence is

@@ -6,15 +6,18 @@
  * publishes a pointer to the waiter where a waker will find it (a wait
  * list, a task's join word, a timer), then calls bcl__wait().
  *
- * The waiter's state word decides everything with one CAS:
+ * One CAS decides how a wait ends:
  *
  *     WAITING --wake--> WOKEN
  *             --timeout--> TIMEDOUT      (the waiting side itself)
  *             --cancel--> CANCELLED      (bcl_cancel, via the task)
  *
- * TIMEDOUT comes from a timer on the waiting task's worker (or, for a
- * thread, from its own futex timeout), CANCELLED from bcl_cancel, which
- * finds the waiter through the task's `waiting` word (suspend.c).
+ * For a plain thread the word is the waiter's `state`; for a task it is
+ * the task's wait word (task.h), where the same CAS also tells whether the
+ * task is parked already: a resolver of a parked task queues it, with no
+ * further atomic.  TIMEDOUT comes from a timer on the waiting task's
+ * worker (or, for a thread, from its own futex timeout), CANCELLED from
+ * bcl_cancel, which reaches the task's word without the waiter.
  *
  * Exactly one of these transitions succeeds; its author then resumes the
  * waiter (bcl__waiter_resolve does both).  A waker that loses the CAS has
@@ -22,10 +25,16 @@
  * the next waiter, so a woken-then-cancelled waiter never swallows a
  * wake-up (sync/ builds on this).
  *
+ * Arming: bcl__waiter_init arms the task's word, before the wait site
+ * publishes the waiter; every init is then followed by bcl__wait or
+ * bcl__wait_until, or, by a wait site that found it need not wait, by
+ * bcl__waiter_settle (a canceller may have resolved the armed word
+ * meanwhile, and must be let go of before the next wait arms it again).
+ *
  * Order against a concurrent wake: the waker may resolve the waiter before
- * the waiting task has even switched out; the task's run state absorbs
- * that (RUNNING -> NOTIFIED, see task.h) and the task is requeued instead
- * of parked, so no wake-up is lost and none runs the task twice.
+ * the waiting task has even switched out; the wait word's HELD state
+ * absorbs that (task.h) and the task is requeued instead of parked, so no
+ * wake-up is lost and none runs the task twice.
  *
  * Lifetime: the waiter lives in the waiting side's frame; a waker may
  * touch it only between finding it and resolving it, under whatever
@@ -57,16 +66,25 @@ enum bcl__wait_state {
 };
 
 struct bcl__waiter {
-    _Atomic uint32_t state;  /* enum bcl__wait_state; one CAS leaves WAITING */
-    _Atomic uint32_t parked; /* thread waiters: futex word, 1 once resolved */
     struct bcl_task *task;   /* NULL for a plain thread; immutable */
+    _Atomic uint32_t state;  /* threads: enum bcl__wait_state */
+    _Atomic uint32_t parked; /* threads: futex word, 1 once resolved */
+    bool claimed_parked;     /* tasks: the claim found the task parked */
     void *data;              /* for the wait site (e.g. an item slot) */
     _Atomic uint32_t released; /* wakers done with it, see "Lifetime" */
 };
 
-/* Prepare a waiter for the caller.  Returns 0, or -EPERM on a worker
- * thread outside any task (a timer callback), which must not block. */
+/* Prepare a waiter for the caller (and arm a task's wait word, see
+ * "Arming").  Returns 0, or -EPERM on a worker thread outside any task
+ * (a timer callback), which must not block. */
 int bcl__waiter_init(struct bcl__waiter *w);
+
+/* The wait site decided not to wait, or to stop waiting (its deadline,
+ * registration that failed): resolve the waiter to `to` itself unless
+ * someone did first, and in that case wait until that resolver is done
+ * with it.  Returns the outcome, `to` or the other resolver's. */
+enum bcl__wait_state bcl__waiter_settle(struct bcl__waiter *w,
+                                        enum bcl__wait_state to);
 
 /* Suspend until the waiter is resolved; returns its final state.  A task
  * whose cancellation is (or becomes) requested gets CANCELLED unless a
@@ -89,6 +107,11 @@ bool bcl__waiter_resolve(struct bcl__waiter *w, enum bcl__wait_state to);
  * cannot return before bcl__waiter_wake, so its frame stays valid. */
 bool bcl__waiter_claim(struct bcl__waiter *w, enum bcl__wait_state to);
 void bcl__waiter_wake(struct bcl__waiter *w);
+
+/* The commit of a task's suspension, on the stack switched to (worker.c):
+ * true if the task is parked now (a resolver will queue it), false if its
+ * wait is settled already and the caller must requeue it. */
+bool bcl__wait_commit(struct bcl_task *t);
 
 /* A waker's last touch of a waiter whose resolve it lost. */
 static inline void

@@ -149,31 +149,7 @@ bcl__task_schedule(struct bcl_task *t)
 void
 bcl__task_resume(struct bcl_task *t)
 {
-    /* relaxed: the CASes below carry the ordering. */
-    uint32_t state = atomic_load_explicit(&t->run_state, memory_order_relaxed);
-
-    for (;;) {
-        if (state == BCL__TASK_RUNNING) {
-            /* Not switched out yet: leave a note for the commit.
-             * release: pairs with the commit's acquire on failure, so the
-             * task sees what we wrote before resuming it. */
-            if (atomic_compare_exchange_weak_explicit(
-                    &t->run_state, &state, BCL__TASK_NOTIFIED,
-                    memory_order_release, memory_order_relaxed))
-                return;
-        } else {
-            BCL__ASSERT(state == BCL__TASK_PARKED);
-            /* acq_rel: acquire pairs with the commit's release (the saved
-             * context); release publishes our writes to the next runner
-             * (the queue push releases them again). */
-            if (atomic_compare_exchange_weak_explicit(
-                    &t->run_state, &state, BCL__TASK_RUNNABLE,
-                    memory_order_acq_rel, memory_order_relaxed)) {
-                task_schedule(t, true);
-                return;
-            }
-        }
-    }
+    task_schedule(t, true);
 }
 
 void
@@ -213,8 +189,6 @@ task_new(struct bcl__worker *w, struct bcl_loop *loop, bool handle,
     t->arg = arg;
     t->loop = loop;
     /* relaxed: the record is published by the queue push that follows. */
-    atomic_store_explicit(&t->run_state, BCL__TASK_RUNNABLE,
-                          memory_order_relaxed);
     atomic_store_explicit(&t->join, handle ? 0 : BCL__JOIN_DETACHED,
                           memory_order_relaxed);
     if (local) {

@@ -1,19 +1,27 @@
 /*
  * exec/task.h - struct bcl_task and its two state machines.
  *
- * 1. Run state (who may run the task), `run_state`:
+ * 1. Wait word (how a suspension ends, and who queues the task), `wait`:
  *
- *      RUNNABLE --a worker takes it--> RUNNING
- *      RUNNING --suspends, the commit after the switch--> PARKED
- *      RUNNING --resolved before the commit--> NOTIFIED
- *      NOTIFIED --commit sees it--> RUNNABLE (requeued at once)
- *      PARKED --bcl__task_resume--> RUNNABLE (queued by the resumer)
+ *      ARMED          a wait began (bcl__waiter_init), nobody resolved it
+ *      ARMED|PARKED   ... and the task is switched out (the commit)
+ *      o|HELD         resolved with outcome o before the commit; the
+ *                     resolver has not finished with the waiter yet
+ *      o|PARKED       resolved; the resolver queues the task
+ *      o              resolved and settled; the task goes on by itself
  *
- *    A task is in at most one run queue, and only when RUNNABLE; whoever
- *    moves it to RUNNABLE queues it.  The commit happens after the task's
- *    context is saved, on the stack switched to (the scheduling loop's, or
- *    the next task's after a direct switch, worker.c), so a resumer can
- *    never start a context that is still being saved.
+ *    A resolver (waker, timer, canceller) takes ARMED[|PARKED] to o with
+ *    one CAS.  If the task was parked, that resolver queues it: one atomic
+ *    per wake-up.  If not, the resolver holds the word (HELD) until it has
+ *    let go of the waiter, then clears HELD; the commit, finding HELD,
+ *    swaps it for PARKED and leaves the queueing to the resolver, and
+ *    finding a settled o, requeues the task itself.  The commit happens
+ *    after the task's context is saved, on the stack switched to, so a
+ *    resolver never starts a context that is still being saved, and a
+ *    task never leaves a wait while its resolver still reads the waiter.
+ *    Protocol and proof: exec/suspend.c and docs/design.md.  So a task
+ *    sits in at most one run queue: its spawner queues it once, a yield
+ *    requeues it, and after a wait exactly one party the word names.
  *
  * 2. Join word (who frees the record), `join`:
  *
@@ -44,14 +52,12 @@
 struct bcl__stack;
 struct bcl__worker;
 
-enum bcl__run_state {
-    BCL__TASK_RUNNABLE,
-    BCL__TASK_RUNNING,
-    BCL__TASK_PARKED,
-    BCL__TASK_NOTIFIED,
-};
-
-#define BCL__WAITING_BUSY ((uintptr_t)1)
+/* The wait word's bits (above); the low two hold an enum
+ * bcl__wait_state outcome (exec/suspend.h), 0 while ARMED. */
+#define BCL__TW_OUTCOME 3u
+#define BCL__TW_PARKED 4u
+#define BCL__TW_HELD 8u
+#define BCL__TW_ARMED 16u
 
 #define BCL__JOIN_DETACHED ((uintptr_t)1)
 #define BCL__JOIN_DONE ((uintptr_t)2)
@@ -64,11 +70,8 @@ struct bcl_task {
     struct bcl__stack *stack;  /* NULL until first run; then the running worker */
     bool owns_stack;           /* false: borrowed from an inline host */
     int status;                /* 0, -ECANCELED or -ENOMEM; read after DONE */
-    _Atomic uint32_t run_state; /* enum bcl__run_state, see above */
+    _Atomic uint32_t wait;      /* the wait word, see above */
     _Atomic uint32_t cancelled; /* sticky flag; any thread sets, task reads */
-    /* The waiter the task is suspended on, for bcl_cancel: 0, a waiter
-     * pointer, or BCL__WAITING_BUSY while a canceller uses it (suspend.c). */
-    _Atomic uintptr_t waiting;
     /* The child bcl_join is running inline on this task's stack, once
      * that child (or one running inline on it) first suspends, so that
      * cancelling this task reaches the wait; its low bit is set while a
@@ -101,15 +104,15 @@ struct bcl_task *bcl__task_alloc(struct bcl_loop *loop, struct bcl__worker *w);
 /* Give back a record; w is the calling worker or NULL. */
 void bcl__task_free(struct bcl__worker *w, struct bcl_task *t);
 
-/* Queue a RUNNABLE task that has not run yet: on the calling worker's
+/* Queue a task that has not run yet: on the calling worker's
  * deque if it serves the task's loop, else (or if the deque cannot grow)
  * through the injection queue, which cannot fail; wakes a worker if
  * needed.  Returns 0.  (A task that has run is queued by
  * bcl__task_resume, sticky: park.h.) */
 int bcl__task_schedule(struct bcl_task *t);
 
-/* Make a suspended (or suspending) task runnable again: the resume half
- * of the run-state machine above.  Any thread. */
+/* Queue a task whose wait a resolver ended while it was parked (the
+ * resolver owns it now: wait word above), sticky.  Any thread. */
 void bcl__task_resume(struct bcl_task *t);
 
 /* The task has ended (status already set): publish DONE and act on the

@@ -53,8 +53,8 @@ bcl_sleep(uint64_t ns)
     struct bcl__waiter waiter;
     int rc;
 
-    if ((rc = bcl__waiter_init(&waiter)) != 0)
-        return rc;
+    if (w != NULL && w->current == NULL)
+        return -EPERM; /* a timer callback must not block */
     if (bcl__cancel_pending())
         return -ECANCELED;
     if (w == NULL) {
@@ -73,6 +73,8 @@ bcl_sleep(uint64_t ns)
         bcl_yield();
         return 0;
     }
+    if ((rc = bcl__waiter_init(&waiter)) != 0)
+        return rc;
     /* Nobody wakes this waiter: only its deadline or a cancel. */
     return bcl__wait_until(&waiter, bcl__deadline_after(ns)) ==
                    BCL__WAIT_CANCELLED
@@ -365,16 +367,13 @@ bcl_wait_any(bcl_task **tasks, size_t n, uint64_t ns, size_t *index)
         /* Already ended, or joined/detached by someone else: take the
          * waiter back, settle its state ourselves so no finisher wakes
          * it later, and absorb a wake that came first. */
-        uint32_t waiting = BCL__WAIT_WAITING;
         bool woken;
 
         held = wait_any_retract(tasks, registered, &waiter, &ended);
-        /* acq_rel: as a resolver's CAS. */
-        woken = !atomic_compare_exchange_strong_explicit(
-            &waiter.state, &waiting, BCL__WAIT_TIMEDOUT, memory_order_acq_rel,
-            memory_order_acquire);
-        if (woken)
-            bcl__wait(&waiter); /* returns at once: it was resolved */
+        /* A finisher's wake (or a cancel) may have come first: the
+         * finisher whose resolve won is the one that will not release. */
+        woken = bcl__waiter_settle(&waiter, BCL__WAIT_TIMEDOUT) ==
+                BCL__WAIT_WOKEN;
         bcl__waiter_wait_released(&waiter, held - (woken ? 1 : 0));
         if (expected != BCL__JOIN_DONE)
             return -EINVAL;

@@ -19,6 +19,7 @@
 #include "loop.h"
 #include "park.h"
 #include "signal.h"
+#include "suspend.h"
 #include "task.h"
 
 /* The only thread-local state of the library.  initial-exec: a plain
@@ -65,9 +66,6 @@ bcl__worker_run_inline(struct bcl__worker *w, struct bcl_task *t)
 
     t->stack = parent->stack;
     t->owns_stack = false;
-    /* relaxed: we took t from our deque; nobody else can see it. */
-    atomic_store_explicit(&t->run_state, BCL__TASK_RUNNING,
-                          memory_order_relaxed);
     t->inline_host = parent;
     w->current = t;
     bcl__stat_inc(&w->stats.tasks_run);
@@ -87,9 +85,6 @@ bcl__worker_run_inline(struct bcl__worker *w, struct bcl_task *t)
 static void
 worker_requeue(struct bcl__worker *w, struct bcl_task *t)
 {
-    /* relaxed: we own t until it is pushed (the push publishes it). */
-    atomic_store_explicit(&t->run_state, BCL__TASK_RUNNABLE,
-                          memory_order_relaxed);
     if (bcl__deque_push_marked(&w->dq, t) < 0)
         bcl__inject_push(&w->loop->inject, t);
 }
@@ -109,8 +104,6 @@ worker_tick(struct bcl__worker *w)
 static void
 worker_after_switch(struct bcl__worker *w, struct bcl_task *t)
 {
-    uint32_t expected = BCL__TASK_RUNNING;
-
     switch (w->reason) {
     case BCL__SWITCH_EXIT:
         bcl__fiber_destroy(&t->stack->ctx);
@@ -123,15 +116,9 @@ worker_after_switch(struct bcl__worker *w, struct bcl_task *t)
         worker_requeue(w, t);
         break;
     case BCL__SWITCH_PARK:
-        /* Commit the suspension.  release: a resumer that sees PARKED
-         * sees the saved context; acquire on failure: we see what the
-         * resumer wrote before setting NOTIFIED (task.c). */
-        if (!atomic_compare_exchange_strong_explicit(
-                &t->run_state, &expected, BCL__TASK_PARKED,
-                memory_order_acq_rel, memory_order_acquire)) {
-            BCL__ASSERT(expected == BCL__TASK_NOTIFIED);
+        /* The wait's commit: a wait already settled runs on. */
+        if (!bcl__wait_commit(t))
             worker_requeue(w, t);
-        }
         break;
     }
 }
@@ -188,9 +175,6 @@ worker_prepare(struct bcl__worker *w, struct bcl_task *t)
         t->owns_stack = true;
         bcl__fiber_init(&s->ctx, s->lo, s->size, task_main, t);
     }
-    /* relaxed: we took t from a queue while RUNNABLE: it is ours. */
-    atomic_store_explicit(&t->run_state, BCL__TASK_RUNNING,
-                          memory_order_relaxed);
     w->current = t;
     bcl__stat_inc(&w->stats.tasks_run);
     return true;

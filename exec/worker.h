@@ -50,7 +50,7 @@ struct bcl_timer;
 
 /* What a task asked its scheduler to do after switching out. */
 enum bcl__switch_reason {
-    BCL__SWITCH_PARK,   /* commit the suspension (task.h run state) */
+    BCL__SWITCH_PARK,   /* commit the suspension (task.h wait word) */
     BCL__SWITCH_YIELD,  /* requeue it behind the others */
     BCL__SWITCH_EXIT,   /* it ended: recycle its stack, finish it */
 };

@@ -195,6 +195,7 @@ queue_move(bcl_queue *q, bool put, void **items, size_t n, size_t *moved,
         if (rc != -EAGAIN) {
             bcl__waitlist_unlink(mine, &entry);
             bcl__waitlist_unlock(mine);
+            bcl__waiter_settle(&entry.waiter, BCL__WAIT_WOKEN); /* no wait */
             break;
         }
         state = bcl__waitlist_wait_until_locked(mine, &entry, deadline);

@@ -144,6 +144,7 @@ bcl__waitlist_wait_unless(struct bcl__waitlist *wl, bool (*ready)(void *arg),
     if (ready(arg)) {                      /* W2 */
         bcl__waitlist_unlink(wl, &entry);
         bcl__waitlist_unlock(wl);
+        bcl__waiter_settle(&entry.waiter, BCL__WAIT_WOKEN); /* no wait */
         return 0;
     }
     return bcl__wait_status(
