@@ -25,15 +25,27 @@
  * from before its increment until after its re-check, so the wake cannot
  * slip between; it resumes the getter after dropping the lock.
  *
- * A woken waiter is not handed the item: it retries (so a batch getter can
- * take several, and nothing is lost if it is cancelled later).  A caller
- * that never waited may take the item first; the woken one then relinks
- * at the front of the list, keeping its turn.  Items can never sit in the
- * ring while getters sleep: a getter sleeps only after seeing head == tail
- * with its count published, and every later put sees that count.
+ * Hand-off: a single put that finds getters waiting and the ring empty
+ * gives its item straight to the first of them, under the getters' lock:
+ * claim the waiter (its one CAS), write the item into its frame, wake it.
+ * The item never touches the ring, which saves a claim on each side.  It
+ * is exactly once and FIFO: the claim either wins (the getter returns
+ * with the item, even if cancelled just after: the cancel is for its next
+ * call) or loses to a timeout or a cancel (the item goes to the next
+ * waiter, or to the ring); and only an empty ring -- no item of any
+ * producer stored or being stored -- lets an item pass.
+ *
+ * Otherwise a woken waiter is not handed the item: it retries (so a batch
+ * getter can take several, and nothing is lost if it is cancelled later).
+ * A caller that never waited may take the item first; the woken one then
+ * relinks at the front of the list, keeping its turn.  Items can never sit
+ * in the ring while getters sleep: a getter sleeps only after seeing
+ * head == tail with its count published, and every later put sees that
+ * count.
  *
  * task_done/join: the number of items ever put is the ring's tail as a
- * count, so put needs no counter of its own; task_done counts in `done`.
+ * count plus the items handed off (`handed`, written under the getters'
+ * lock), so put needs no counter of its own; task_done counts in `done`.
  *
  * Context: every call from any task or thread; see include/boucle/queue.h.
  */
@@ -58,6 +70,7 @@ struct bcl_queue {
     } items;
     size_t capacity;
     BCL__ALIGNED_CACHELINE struct bcl__waitlist getters;
+    _Atomic uint64_t handed; /* items handed off; written under getters' lock */
     BCL__ALIGNED_CACHELINE struct bcl__waitlist putters;
     BCL__ALIGNED_CACHELINE struct bcl__waitlist joiners;
     _Atomic uint64_t done; /* task_done calls (and items close_now dropped) */
@@ -113,8 +126,60 @@ queue_move_some(bcl_queue *q, bool put, void **items, size_t n,
 static uint64_t
 queue_total_put(const bcl_queue *q)
 {
-    return q->capacity == 0 ? bcl__segq_total_put(&q->items.segq)
-                            : bcl__ring_total_put(&q->items.ring);
+    uint64_t in_ring = q->capacity == 0
+                           ? bcl__segq_total_put(&q->items.segq)
+                           : bcl__ring_total_put(&q->items.ring);
+
+    /* seq_cst: read against task_done's count, as the ring's total.  A
+     * getter's task_done for a handed item comes after the store (the
+     * wake carries it), so `done` never runs ahead of this sum. */
+    return in_ring + atomic_load_explicit(&q->handed, memory_order_seq_cst);
+}
+
+/* No item stored or being stored, and not closed: a put may hand off. */
+static bool
+queue_empty_open(const bcl_queue *q)
+{
+    return q->capacity == 0 ? bcl__segq_size(&q->items.segq) == 0 &&
+                                  !bcl__segq_is_closed(&q->items.segq)
+                            : bcl__ring_size(&q->items.ring) == 0 &&
+                                  !bcl__ring_is_closed(&q->items.ring);
+}
+
+/* A getter's wait entry, with where a putter hands it an item. */
+struct queue_getter {
+    struct bcl__wait_entry entry;
+    void **items; /* the getter's first output slot */
+    bool handed;  /* an item was written there (under the getters' lock) */
+};
+
+/* A put that found getters waiting: hand `item` to the first that can
+ * still take it, if the ring is empty (top comment).  False: put it in
+ * the ring instead. */
+static bool
+queue_hand_off(bcl_queue *q, void *item)
+{
+    struct bcl__wait_entry *claimed = NULL;
+
+    bcl__waitlist_lock(&q->getters);
+    if (queue_empty_open(q) &&
+        (claimed = bcl__waitlist_claim_locked(&q->getters, 1)) != NULL) {
+        struct queue_getter *g = bcl__container_of(claimed,
+                                                   struct queue_getter,
+                                                   entry);
+
+        /* The claim holds the getter: its frame stays until the resume,
+         * which publishes these writes (exec/suspend.h). */
+        *g->items = item;
+        g->handed = true;
+        /* release: under the lock, the only writer; see queue_total_put. */
+        atomic_store_explicit(
+            &q->handed,
+            atomic_load_explicit(&q->handed, memory_order_relaxed) + 1,
+            memory_order_release);
+    }
+    bcl__waitlist_unlock(&q->getters);
+    return bcl__waitlist_resume(claimed) != 0;
 }
 
 /* Having moved items, wake up to that many waiters on the other side:
@@ -175,7 +240,8 @@ queue_move(bcl_queue *q, bool put, void **items, size_t n, size_t *moved,
 {
     struct bcl__waitlist *mine = put ? &q->putters : &q->getters;
     struct bcl__waitlist *other = put ? &q->getters : &q->putters;
-    struct bcl__wait_entry entry;
+    struct queue_getter waiter = { .items = items };
+    struct bcl__wait_entry *entry = &waiter.entry;
     enum bcl__wait_state state;
     bool front = false;
     int rc;
@@ -187,21 +253,30 @@ queue_move(bcl_queue *q, bool put, void **items, size_t n, size_t *moved,
         if (bcl__spin_may_help() &&
             (rc = queue_spin_move(q, put, items, n, moved)) != -EAGAIN)
             break;
-        if ((rc = bcl__waiter_init(&entry.waiter)) != 0)
+        if ((rc = bcl__waiter_init(&entry->waiter)) != 0)
             break; /* from a timer callback */
         bcl__waitlist_lock(mine);
-        bcl__waitlist_link(mine, &entry, front);
+        bcl__waitlist_link(mine, entry, front);
         rc = queue_move_some(q, put, items, n, moved);
         if (rc != -EAGAIN) {
-            bcl__waitlist_unlink(mine, &entry);
+            bcl__waitlist_unlink(mine, entry);
             bcl__waitlist_unlock(mine);
-            bcl__waiter_settle(&entry.waiter, BCL__WAIT_WOKEN); /* no wait */
+            bcl__waiter_settle(&entry->waiter, BCL__WAIT_WOKEN); /* no wait */
             break;
         }
-        state = bcl__waitlist_wait_until_locked(mine, &entry, deadline);
+        state = bcl__waitlist_wait_until_locked(mine, entry, deadline);
         if (state != BCL__WAIT_WOKEN) {
             *moved = 0;
             return bcl__wait_status(state);
+        }
+        if (waiter.handed) {
+            /* A put handed us its item: it never took a ring slot, so
+             * there is no putter to wake for it. */
+            *moved = 1;
+            if (n > 1)
+                queue_move_rest(q, put, items, n, moved);
+            queue_wake(other, *moved - 1);
+            return 0;
         }
         /* Woken for an item (a slot) or by close: retry, first in line. */
         front = true;
@@ -250,6 +325,7 @@ bcl_queue_new(bcl_queue **out, size_t capacity)
     bcl__waitlist_init(&q->putters);
     bcl__waitlist_init(&q->joiners);
     /* relaxed: published with *out by the caller's own synchronization. */
+    atomic_store_explicit(&q->handed, 0, memory_order_relaxed);
     atomic_store_explicit(&q->done, 0, memory_order_relaxed);
     *out = q;
     return 0;
@@ -285,6 +361,9 @@ bcl_queue_put_timeout(bcl_queue *q, void *item, uint64_t ns)
 
     if (q == NULL)
         return -EINVAL;
+    if (bcl__unlikely(bcl__waitlist_has_waiters(&q->getters)) &&
+        queue_hand_off(q, item))
+        return 0;
     /* Fast path inline: a bounded ring with room and nobody waiting. */
     if (q->capacity != 0 &&
         bcl__likely(bcl__ring_try_put(&q->items.ring, item) ==
@@ -325,6 +404,9 @@ bcl_queue_try_put(bcl_queue *q, void *item)
 
     if (q == NULL)
         return -EINVAL;
+    if (bcl__unlikely(bcl__waitlist_has_waiters(&q->getters)) &&
+        queue_hand_off(q, item))
+        return 0;
     rc = queue_put_some(q, &item, 1, &moved);
     if (rc == 0)
         queue_wake(&q->getters, 1);

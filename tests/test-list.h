@@ -53,6 +53,7 @@ TEST(queue_put_blocks_at_capacity)
 TEST(queue_getters_served_in_order)
 TEST(queue_capacity_one_tasks)
 TEST(queue_task_done_join)
+TEST(queue_hand_off_counts_for_join)    /* a put straight to a waiting getter */
 TEST(queue_close_wakes_getters)
 TEST(queue_close_wakes_putters_getters_drain)
 TEST(queue_close_now)

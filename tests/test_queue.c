@@ -403,6 +403,39 @@ test_queue_task_done_join(void)
     return 0;
 }
 
+/* A put that finds a getter waiting hands the item over without the
+ * ring: it still counts as put for task_done and join, exactly once. */
+int
+test_queue_hand_off_counts_for_join(void)
+{
+    static const size_t capacities[] = { 4, 0 };
+
+    for (size_t c = 0; c < 2; c++) {
+        struct blocked_call call = { 0 };
+        struct joiner j = { 0 };
+        pthread_t getter, joiner;
+
+        CHECK_EQ(bcl_queue_new(&call.q, capacities[c]), 0);
+        j.q = call.q;
+        CHECK_EQ(pthread_create(&getter, NULL, thread_get, &call), 0);
+        wait_waiting(call.q, BCL__QUEUE_GETTERS, 1);
+        CHECK_EQ(bcl_queue_put(call.q, ITEM(7)), 0); /* handed off */
+        CHECK_EQ(pthread_join(getter, NULL), 0);
+        CHECK_EQ(call.rc, 0);
+        CHECK_PTR_EQ(call.item, ITEM(7));
+        CHECK_EQ(bcl_queue_size(call.q), 0);
+        CHECK_EQ(pthread_create(&joiner, NULL, thread_join, &j), 0);
+        wait_waiting(call.q, BCL__QUEUE_JOINERS, 1); /* one item pending */
+        CHECK_EQ(atomic_load(&j.returned), 0);
+        CHECK_EQ(bcl_queue_task_done(call.q), 0);
+        CHECK_EQ(pthread_join(joiner, NULL), 0);
+        CHECK_EQ(j.rc, 0);
+        CHECK_EQ(bcl_queue_task_done(call.q), -EINVAL); /* once too often */
+        CHECK_EQ(bcl_queue_free(call.q), 0);
+    }
+    return 0;
+}
+
 /* --- close and close_now ----------------------------------------------- */
 
 int
