@@ -118,6 +118,8 @@ task_schedule(struct bcl_task *t, bool resumed)
 
         if (queued < 0)
             bcl__inject_push(&loop->inject, t);
+        if (loop->nworkers == 1)
+            return 0; /* the one worker is us, running: nobody to wake */
         if (resumed && queued > 0 && queued < BCL__STICKY_BACKLOG)
             bcl__park_wake_sticky(loop);
         else
