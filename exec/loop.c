@@ -17,6 +17,7 @@
 
 #include "futex.h"
 #include "signal.h"
+#include "suspend.h"
 #include "task.h"
 
 #define MAX_WORKERS 1024u
@@ -161,6 +162,7 @@ bcl_loop_new(bcl_loop **out, const bcl_config *cfg)
     memset(loop->workers, 0, n * sizeof loop->workers[0]);
     loop->nworkers = n;
     loop->flags = cfg->flags;
+    bcl__cancel_fence_init(loop);
     bcl__inject_init(&loop->inject);
     for (i = 0; i < n; i++) {
         struct bcl__worker *w = &loop->workers[i];

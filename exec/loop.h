@@ -51,6 +51,11 @@ struct bcl_loop {
      * a chain as deep as the recursion at every end.  Stored before the
      * canceller's flag (task.c, suspend.c). */
     _Atomic uint32_t cancels_seen;
+    /* How waits and cancels order the wait word against the cancel flag
+     * (suspend.c, "The fence on the canceller's side"): LAZY until the
+     * first bcl_cancel's membarrier is through, then ALWAYS; ALWAYS from
+     * the start where membarrier is not available. */
+    _Atomic uint32_t cancel_fence;
     /* Set once, by bcl_loop_free: workers exit their thread. */
     _Atomic uint32_t shutdown;
     /* Tasks spawned from outside the workers (for bcl_loop_free). */

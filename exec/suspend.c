@@ -37,6 +37,20 @@
  * The canceller never touches the waiter itself: only the word in the
  * task record, which outlives the wait.
  *
+ * The fence on the canceller's side.  Most programs never cancel, yet the
+ * task's fence at C1 costs an atomic on every wait.  So until the loop's
+ * first bcl_cancel, tasks skip C1's fence and C2 (cancel_fence LAZY), and
+ * that first canceller stands in for all of their fences with one
+ * expedited membarrier(2) after K1 (the asymmetric fence of liburcu's
+ * membarrier flavour and of Linux's own RCU): it makes every thread of
+ * the process run a full barrier.  A task whose C1 store came before its
+ * thread's barrier has it visible to K2; one whose store came after reads
+ * cancel_fence after that barrier, hence after the canceller's switch to
+ * SWITCHING, and runs C1-C2 in full.  Cancellers that find SWITCHING
+ * issue their own membarrier (the first may not be through); from ALWAYS
+ * on, every wait and every cancel fences.  Where membarrier is missing
+ * (old kernels, some emulators) the loop starts in ALWAYS.
+ *
  * K4: a child that bcl_join runs inline on the task's stack is cancelled
  * with it (asyncio cancels the future a task awaits).  A child that never
  * suspends sees its hosts' flags at its checks (the inline_host chain);
@@ -50,13 +64,23 @@
 #include <boucle/common.h>
 
 #include <errno.h>
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "futex.h"
 #include "loop.h"
 #include "task.h"
 #include "timer.h"
 #include "worker.h"
+
+/* loop->cancel_fence (top comment, "The fence on the canceller's side"). */
+enum {
+    CANCEL_FENCE_LAZY = 0,      /* tasks skip C1-C2; a canceller membarriers */
+    CANCEL_FENCE_SWITCHING = 1, /* the first canceller's membarrier runs */
+    CANCEL_FENCE_ALWAYS = 2,    /* both sides fence */
+};
 
 int
 bcl__waiter_init(struct bcl__waiter *w)
@@ -183,17 +207,22 @@ wait_task(struct bcl__waiter *w)
     wait_publish_hosts(t);
     /* C1: the fence orders the armed word (bcl__waiter_init) and C0's
      * stores before the loads of `cancelled` at C2 (the task's and its
-     * hosts'): a Dekker pair with K1's fence in bcl_cancel. */
-    atomic_thread_fence(memory_order_seq_cst);
-    if (bcl__task_cancel_flagged(t)) {
-        /* C2: cancelled before we suspend: resolve ourselves, no switch
-         * (unless a resolver came first). */
-        word = BCL__TW_ARMED;
-        /* acq_rel: as a resolver's CAS. */
-        if (atomic_compare_exchange_strong_explicit(
-                &t->wait, &word, BCL__WAIT_CANCELLED, memory_order_acq_rel,
-                memory_order_relaxed))
-            return BCL__WAIT_CANCELLED;
+     * hosts'): a Dekker pair with K1's fence in bcl_cancel.  Skipped
+     * while the loop's first canceller will fence for us (top comment).
+     * relaxed: that argument needs no more. */
+    if (atomic_load_explicit(&t->loop->cancel_fence, memory_order_relaxed) !=
+        CANCEL_FENCE_LAZY) {
+        atomic_thread_fence(memory_order_seq_cst);
+        if (bcl__task_cancel_flagged(t)) {
+            /* C2: cancelled before we suspend: resolve ourselves, no
+             * switch (unless a resolver came first). */
+            word = BCL__TW_ARMED;
+            /* acq_rel: as a resolver's CAS. */
+            if (atomic_compare_exchange_strong_explicit(
+                    &t->wait, &word, BCL__WAIT_CANCELLED,
+                    memory_order_acq_rel, memory_order_relaxed))
+                return BCL__WAIT_CANCELLED;
+        }
     }
     /* C3.  acquire: a resolver's CAS published what it wrote. */
     word = atomic_load_explicit(&t->wait, memory_order_acquire);
@@ -414,6 +443,55 @@ bcl__spin_may_help(void)
 
 /* --- bcl_cancel (the canceller's half, steps K1-K3) --------------------- */
 
+static long
+cancel_membarrier(int cmd)
+{
+    return syscall(SYS_membarrier, cmd, 0, 0);
+}
+
+void
+bcl__cancel_fence_init(struct bcl_loop *loop)
+{
+    long cmds = cancel_membarrier(MEMBARRIER_CMD_QUERY);
+    bool lazy = cmds > 0 &&
+                (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0 &&
+                cancel_membarrier(
+                    MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
+
+    /* relaxed: published with the loop. */
+    atomic_store_explicit(&loop->cancel_fence,
+                          lazy ? CANCEL_FENCE_LAZY : CANCEL_FENCE_ALWAYS,
+                          memory_order_relaxed);
+}
+
+/* K1's barrier, between the flag store and K2 (top comment). */
+static void
+cancel_fence(struct bcl_loop *loop)
+{
+    /* acquire: a canceller that reads ALWAYS comes after the membarrier
+     * of the one that stored it, so every task that skipped its fence
+     * has its armed word visible to us too. */
+    uint32_t mode = atomic_load_explicit(&loop->cancel_fence,
+                                         memory_order_acquire);
+    uint32_t lazy = CANCEL_FENCE_LAZY;
+
+    /* Our own stores before the loads that follow, in any case. */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (mode == CANCEL_FENCE_ALWAYS)
+        return;
+    /* relaxed: the membarrier orders it for the tasks that read it. */
+    atomic_compare_exchange_strong_explicit(&loop->cancel_fence, &lazy,
+                                            CANCEL_FENCE_SWITCHING,
+                                            memory_order_relaxed,
+                                            memory_order_relaxed);
+    /* Registered at loop creation: it cannot fail.  It also orders the
+     * switch to SWITCHING before every thread's barrier. */
+    cancel_membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED);
+    /* release: see the acquire above. */
+    atomic_store_explicit(&loop->cancel_fence, CANCEL_FENCE_ALWAYS,
+                          memory_order_release);
+}
+
 #define INLINE_BUSY ((uintptr_t)1)
 
 void
@@ -457,7 +535,7 @@ bcl_cancel(bcl_task *t)
      * wrote before.  The fence orders the store before the loads at K2
      * and K4: the Dekker pair with C0/C1 and C2. */
     atomic_store_explicit(&t->cancelled, 1, memory_order_release);
-    atomic_thread_fence(memory_order_seq_cst);
+    cancel_fence(t->loop);
     /* K2/K3 (task_claim's first load is K2, after the fence): a wait
      * armed now ends CANCELLED, whoever published its waiter. */
     if (task_claim(t, BCL__WAIT_CANCELLED, &parked))

@@ -56,6 +56,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct bcl_loop;
 struct bcl_task;
 
 enum bcl__wait_state {
@@ -131,6 +132,10 @@ uint64_t bcl__deadline_after(uint64_t ns);
 
 /* 0, -ETIMEDOUT or -ECANCELED for WOKEN, TIMEDOUT, CANCELLED. */
 int bcl__wait_status(enum bcl__wait_state state);
+
+/* Choose the loop's cancel_fence (suspend.c): LAZY if the process can
+ * use an expedited membarrier, else ALWAYS.  At loop creation. */
+void bcl__cancel_fence_init(struct bcl_loop *loop);
 
 /* Has the calling task been cancelled?  (False for plain threads.)  Every
  * suspending call checks it first: cancellation is sticky. */

@@ -557,6 +557,61 @@ test_time_cancel_vs_put_race(void)
     return 0;
 }
 
+/* The first bcl_cancel of a loop: until then waits skip their half of
+ * the cancellation handshake, and that canceller makes up for it with a
+ * process-wide barrier (exec/suspend.c).  Each round is a fresh loop
+ * whose first cancel races a child, on the other worker, that is just
+ * starting to wait: the parent spins until the child is about to call
+ * get, then a busy delay of a length that varies with the round sweeps
+ * the cancel across the child's way into the wait.  A cancel lost in
+ * that window leaves the child blocked and the round hangs. */
+#define FIRST_CANCEL_ROUNDS 256
+
+struct first_cancel {
+    bcl_queue *q;
+    atomic_int about_to_wait;
+};
+
+static void *
+blocked_getter(void *arg)
+{
+    struct first_cancel *fc = arg;
+    void *item;
+
+    atomic_store(&fc->about_to_wait, 1);
+    return ITEM(bcl_queue_get(fc->q, &item));
+}
+
+static void *
+first_cancel_main(void *arg)
+{
+    uintptr_t round = (uintptr_t)arg;
+    struct first_cancel fc = { .about_to_wait = 0 };
+    bcl_task *child;
+    void *r = NULL;
+
+    TASK_CHECK(&failed, bcl_queue_new(&fc.q, 1) == 0);
+    TASK_CHECK(&failed, bcl_spawn(&child, blocked_getter, &fc) == 0);
+    /* We never yield: the other worker steals and runs the child. */
+    while (!atomic_load(&fc.about_to_wait))
+        continue;
+    for (volatile uintptr_t i = 0; i < (round % 64) * 8; i++)
+        continue;
+    TASK_CHECK(&failed, bcl_cancel(child) == 0);
+    TASK_CHECK(&failed, bcl_join(child, &r) == -ECANCELED);
+    TASK_CHECK(&failed, r == ITEM(-ECANCELED)); /* its get saw the cancel */
+    TASK_CHECK(&failed, bcl_queue_free(fc.q) == 0);
+    return NULL;
+}
+
+int
+test_time_first_cancel_of_loop(void)
+{
+    for (uintptr_t round = 0; round < FIRST_CANCEL_ROUNDS; round++)
+        CHECK_EQ(run_main(2, first_cancel_main, ITEM(round)), 0);
+    return 0;
+}
+
 /* --- gather and wait_any -------------------------------------------------- */
 
 static void *
