@@ -4,11 +4,36 @@
 #include "lock.h"
 
 void
-bcl__lock_contended(struct bcl__lock *l)
+bcl__lock_contended(struct bcl__lock *l, uint32_t add)
 {
+    /* relaxed: the CASes validate it. */
+    uint32_t word = atomic_load_explicit(&l->word, memory_order_relaxed);
+
     /* Announce a sleeper and sleep until the word is freed.  We take the
-     * lock as 2 even if nobody else sleeps: the cost is one futex wake
-     * too many at our unlock.  acquire: as in bcl__lock_lock. */
-    while (atomic_exchange_explicit(&l->word, 2, memory_order_acquire) != 0)
-        bcl__futex_wait(&l->word, 2, NULL);
+     * lock as SLEEPERS even if nobody else sleeps: the cost is one futex
+     * wake too many at our unlock.  The count bits are the holder's: we
+     * keep them, and add ours only with the CAS that takes the lock. */
+    for (;;) {
+        uint32_t count = word & ~BCL__LOCK_STATE;
+
+        if ((word & BCL__LOCK_STATE) == 0) {
+            /* seq_cst: as in bcl__lock_lock_add. */
+            if (atomic_compare_exchange_weak_explicit(
+                    &l->word, &word,
+                    count + add * BCL__LOCK_ONE + BCL__LOCK_SLEEPERS,
+                    memory_order_seq_cst, memory_order_relaxed))
+                return;
+            continue;
+        }
+        /* relaxed: announcing ourselves orders nothing; the futex call
+         * re-reads the word. */
+        if ((word & BCL__LOCK_STATE) != BCL__LOCK_SLEEPERS &&
+            !atomic_compare_exchange_weak_explicit(
+                &l->word, &word, count | BCL__LOCK_SLEEPERS,
+                memory_order_relaxed, memory_order_relaxed))
+            continue;
+        bcl__futex_wait(&l->word, count | BCL__LOCK_SLEEPERS, NULL);
+        /* relaxed: as above. */
+        word = atomic_load_explicit(&l->word, memory_order_relaxed);
+    }
 }

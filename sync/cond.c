@@ -106,8 +106,7 @@ bcl_cond_wait_timeout(bcl_cond *c, bcl_mutex *m, uint64_t ns)
         return -EPERM;
     if ((rc = bcl__waiter_init(&entry.waiter)) != 0)
         return rc; /* a timer callback must not block */
-    bcl__waitlist_lock(&c->waiters);
-    bcl__waitlist_link(&c->waiters, &entry, false); /* C1 */
+    bcl__waitlist_lock_link(&c->waiters, &entry, false); /* C1 */
     bcl__waitlist_unlock(&c->waiters);
     /* C2: cannot fail, we hold m (checked above; only we can drop it). */
     rc = bcl_mutex_unlock(m);
@@ -147,5 +146,5 @@ size_t
 bcl__cond_waiting(const bcl_cond *c)
 {
     /* seq_cst: a snapshot ordered with the caller's own operations. */
-    return atomic_load_explicit(&c->waiters.count, memory_order_seq_cst);
+    return bcl__waitlist_count(&c->waiters);
 }

@@ -136,5 +136,5 @@ size_t
 bcl__event_waiting(const bcl_event *e)
 {
     /* seq_cst: a snapshot ordered with the caller's own operations. */
-    return atomic_load_explicit(&e->waiters.count, memory_order_seq_cst);
+    return bcl__waitlist_count(&e->waiters);
 }

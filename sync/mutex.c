@@ -249,5 +249,5 @@ size_t
 bcl__mutex_waiting(const bcl_mutex *m)
 {
     /* seq_cst: a snapshot ordered with the caller's own operations. */
-    return atomic_load_explicit(&m->waiters.count, memory_order_seq_cst);
+    return bcl__waitlist_count(&m->waiters);
 }

@@ -255,8 +255,7 @@ queue_move(bcl_queue *q, bool put, void **items, size_t n, size_t *moved,
             break;
         if ((rc = bcl__waiter_init(&entry->waiter)) != 0)
             break; /* from a timer callback */
-        bcl__waitlist_lock(mine);
-        bcl__waitlist_link(mine, entry, front);
+        bcl__waitlist_lock_link(mine, entry, front);
         rc = queue_move_some(q, put, items, n, moved);
         if (rc != -EAGAIN) {
             bcl__waitlist_unlink(mine, entry);
@@ -613,6 +612,5 @@ bcl__queue_waiting(const bcl_queue *q, enum bcl__queue_side side)
                                          ? &q->putters
                                          : &q->joiners;
 
-    /* seq_cst: a snapshot ordered with the caller's own operations. */
-    return atomic_load_explicit(&wl->count, memory_order_seq_cst);
+    return bcl__waitlist_count(wl);
 }

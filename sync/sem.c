@@ -190,5 +190,5 @@ size_t
 bcl__sem_waiting(const bcl_sem *s)
 {
     /* seq_cst: a snapshot ordered with the caller's own operations. */
-    return atomic_load_explicit(&s->waiters.count, memory_order_seq_cst);
+    return bcl__waitlist_count(&s->waiters);
 }

@@ -133,5 +133,5 @@ size_t
 bcl__waitgroup_waiting(const bcl_waitgroup *wg)
 {
     /* seq_cst: a snapshot ordered with the caller's own operations. */
-    return atomic_load_explicit(&wg->waiters.count, memory_order_seq_cst);
+    return bcl__waitlist_count(&wg->waiters);
 }

@@ -14,14 +14,18 @@ bcl__waitlist_init(struct bcl__waitlist *wl)
 {
     bcl__lock_init(&wl->lock);
     wl->first = wl->last = NULL;
-    /* relaxed: published with the structure that embeds the list. */
-    atomic_store_explicit(&wl->count, 0, memory_order_relaxed);
+    wl->unlinked = 0;
 }
 
 void
-bcl__waitlist_link(struct bcl__waitlist *wl, struct bcl__wait_entry *e,
-                   bool front)
+bcl__waitlist_lock_link(struct bcl__waitlist *wl, struct bcl__wait_entry *e,
+                        bool front)
 {
+    /* W1: the CAS that takes the lock counts e (seq_cst): the waiter's
+     * half of the handshake -- it comes before the caller's re-check of
+     * its condition, so a concurrent state change either is seen by the
+     * re-check or sees a non-zero count in bcl__waitlist_has_waiters(). */
+    bcl__lock_lock_add(&wl->lock, 1);
     e->linked = true;
     if (front) {
         e->prev = NULL;
@@ -40,11 +44,6 @@ bcl__waitlist_link(struct bcl__waitlist *wl, struct bcl__wait_entry *e,
             wl->first = e;
         wl->last = e;
     }
-    /* seq_cst: the waiter's half of the handshake -- this RMW comes
-     * before the caller's re-check of its condition, so a concurrent
-     * state change either is seen by the re-check or sees count != 0 in
-     * bcl__waitlist_has_waiters(). */
-    atomic_fetch_add_explicit(&wl->count, 1, memory_order_seq_cst);
 }
 
 void
@@ -61,13 +60,9 @@ bcl__waitlist_unlink(struct bcl__waitlist *wl, struct bcl__wait_entry *e)
     else
         wl->last = e->prev;
     e->linked = false;
-    /* relaxed, and a load and a store rather than an RMW: count is only
-     * written under the lock we hold; a reader that sees the stale
-     * non-zero value only goes to the lock, where it finds the list as
-     * it is. */
-    atomic_store_explicit(
-        &wl->count, atomic_load_explicit(&wl->count, memory_order_relaxed) - 1,
-        memory_order_relaxed);
+    /* Off the count at unlock: a reader that sees the stale non-zero count
+     * meanwhile only goes to the lock, where it finds the list as it is. */
+    wl->unlinked++;
 }
 
 struct bcl__wait_entry *
@@ -139,8 +134,7 @@ bcl__waitlist_wait_unless(struct bcl__waitlist *wl, bool (*ready)(void *arg),
 
     if ((rc = bcl__waiter_init(&entry.waiter)) != 0)
         return rc; /* a timer callback must not block */
-    bcl__waitlist_lock(wl);
-    bcl__waitlist_link(wl, &entry, false); /* W1 */
+    bcl__waitlist_lock_link(wl, &entry, false); /* W1 */
     if (ready(arg)) {                      /* W2 */
         bcl__waitlist_unlink(wl, &entry);
         bcl__waitlist_unlock(wl);

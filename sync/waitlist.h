@@ -20,12 +20,14 @@
  * waits for that waker's bcl__waiter_release before leaving its frame
  * (bcl__waitlist_wait_until_locked).
  *
- * `count` mirrors the number of linked entries so that fast paths can ask
- * "is anyone waiting?" with one load, without the lock.  The handshake that
+ * The lock word also counts the linked entries (exec/lock.h), so that fast
+ * paths can ask "is anyone waiting?" with one load, without the lock, and
+ * a waiter takes the lock and counts itself with one CAS.  Unlinks are
+ * taken off the count when the lock is released.  The handshake that
  * makes that load safe (no lost wake-up) is the caller's: it must order
  * its state change before the load (seq_cst), and the waiter's link
- * (seq_cst RMW on count) before its re-check.  See docs/design.md,
- * "The queue".
+ * (the seq_cst CAS that counts it) before its re-check.  See
+ * docs/design.md, "The queue".
  *
  * Context: any thread or task.  The lock is held only for list surgery and
  * claims (a CAS each), never across a resume or a suspension.
@@ -49,10 +51,11 @@ struct bcl__wait_entry {
 
 struct bcl__waitlist {
     /* Held for list surgery and a few CAS: never across a suspension, a
-     * resume or a system call (exec/lock.h). */
+     * resume or a system call (exec/lock.h).  Its count: linked entries
+     * (plus, while held, those unlinked since it was taken). */
     struct bcl__lock lock;
     struct bcl__wait_entry *first, *last; /* under lock */
-    _Atomic size_t count;                 /* linked entries; see above */
+    uint32_t unlinked; /* under lock: to take off the count at unlock */
 };
 
 void bcl__waitlist_init(struct bcl__waitlist *wl);
@@ -66,21 +69,33 @@ bcl__waitlist_lock(struct bcl__waitlist *wl)
 static inline void
 bcl__waitlist_unlock(struct bcl__waitlist *wl)
 {
-    bcl__lock_unlock(&wl->lock);
+    uint32_t unlinked = wl->unlinked;
+
+    wl->unlinked = 0;
+    bcl__lock_unlock_sub(&wl->lock, unlinked);
 }
 
-/* One load: may someone be waiting?  seq_cst: the fast path's half of the
- * handshake (the caller's state change, seq_cst, comes before). */
+/* One load: may someone be waiting?  seq_cst (in bcl__lock_count): the
+ * fast path's half of the handshake (the caller's state change, seq_cst,
+ * comes before). */
 static inline bool
 bcl__waitlist_has_waiters(const struct bcl__waitlist *wl)
 {
-    return atomic_load_explicit(&wl->count, memory_order_seq_cst) != 0;
+    return bcl__lock_count(&wl->lock) != 0;
 }
 
-/* Under the lock: link e at the back (or the front, for a waiter that was
- * woken but lost the race for what woke it, so it keeps its place). */
-void bcl__waitlist_link(struct bcl__waitlist *wl, struct bcl__wait_entry *e,
-                        bool front);
+/* Linked entries, a snapshot (for tests' exact conditions). */
+static inline size_t
+bcl__waitlist_count(const struct bcl__waitlist *wl)
+{
+    return bcl__lock_count(&wl->lock);
+}
+
+/* Take the lock and link e at the back (or the front, for a waiter that
+ * was woken but lost the race for what woke it, so it keeps its place):
+ * W1, one seq_cst CAS that both locks and counts e. */
+void bcl__waitlist_lock_link(struct bcl__waitlist *wl,
+                             struct bcl__wait_entry *e, bool front);
 /* Under the lock: unlink e if it is linked. */
 void bcl__waitlist_unlink(struct bcl__waitlist *wl, struct bcl__wait_entry *e);
 
@@ -105,7 +120,7 @@ size_t bcl__waitlist_wake(struct bcl__waitlist *wl, size_t n);
 
 /*
  * The slow path of every wait in sync/ whose re-check is one predicate:
- * prepare a waiter, link it under the lock (W1: the seq_cst count RMW),
+ * prepare a waiter, lock and link it (W1: the seq_cst CAS that counts it),
  * call `ready` still under the lock (W2: it must read -- or take -- the
  * waited-for state with seq_cst), and if that fails suspend until woken,
  * the deadline (UINT64_MAX: none) or a cancel.  Returns 0 when `ready`
