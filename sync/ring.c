@@ -48,6 +48,45 @@ bcl__ring_destroy(struct bcl__ring *r)
     r->slots = NULL;
 }
 
+/* The rare wait in a batch loop: the slot's stamp is not `want` yet (last
+ * lap's consumer, or this lap's producer, is between its claim and its
+ * stamp store).  acquire: as the loops' own stamp loads. */
+static __attribute__((noinline)) void
+ring_wait_stamp(struct bcl__ring_slot *slot, uint64_t want)
+{
+    struct bcl__spin spin;
+
+    bcl__spin_init(&spin);
+    while (atomic_load_explicit(&slot->stamp, memory_order_acquire) != want)
+        bcl__spin_once(&spin);
+}
+
+/* A batch loop's walk over positions, as (lap base, index) with the
+ * ring's constants copied: the loop's stamp stores would otherwise make
+ * the compiler reload them for every item (bcl__ring_next, unrolled). */
+struct ring_walk {
+    struct bcl__ring_slot *slots;
+    uint64_t lap, index, capacity, one_lap;
+};
+
+static inline struct ring_walk
+ring_walk_at(const struct bcl__ring *r, uint64_t pos)
+{
+    uint64_t index = pos & (r->mark - 1);
+
+    return (struct ring_walk){ r->slots, pos - index, index, r->capacity,
+                               r->one_lap };
+}
+
+static inline void
+ring_walk_next(struct ring_walk *w)
+{
+    if (++w->index == w->capacity) {
+        w->index = 0;
+        w->lap += w->one_lap;
+    }
+}
+
 enum bcl__ring_status
 bcl__ring_put_many(struct bcl__ring *r, void *const *items, size_t n,
                    size_t *moved)
@@ -80,20 +119,19 @@ bcl__ring_put_many(struct bcl__ring *r, void *const *items, size_t n,
                 memory_order_seq_cst, memory_order_relaxed))
             break;
     }
-    for (uint64_t i = 0, pos = tail; i < k; i++) {
-        struct bcl__ring_slot *slot = &r->slots[pos & (r->mark - 1)];
-        struct bcl__spin spin;
+    struct ring_walk walk = ring_walk_at(r, tail);
 
-        bcl__spin_init(&spin);
+    for (uint64_t i = 0; i < k; i++, ring_walk_next(&walk)) {
+        struct bcl__ring_slot *slot = &walk.slots[walk.index];
+        uint64_t pos = walk.lap + walk.index;
+
         /* acquire: last lap's consumer finished reading the slot; pairs
          * with its release store (bcl__ring_try_get, ring_get_many). */
-        while (atomic_load_explicit(&slot->stamp, memory_order_acquire) !=
-               pos)
-            bcl__spin_once(&spin);
+        if (atomic_load_explicit(&slot->stamp, memory_order_acquire) != pos)
+            ring_wait_stamp(slot, pos);
         slot->item = items[i];
         /* release: publishes the item to the consumer's acquire load. */
         atomic_store_explicit(&slot->stamp, pos + 1, memory_order_release);
-        pos = bcl__ring_next(r, pos);
     }
     *moved = k;
     return BCL__RING_OK;
@@ -131,21 +169,21 @@ bcl__ring_get_many(struct bcl__ring *r, void **items, size_t n,
                 memory_order_seq_cst, memory_order_acquire))
             break;
     }
-    for (uint64_t i = 0, pos = head; i < k; i++) {
-        struct bcl__ring_slot *slot = &r->slots[pos & (r->mark - 1)];
-        struct bcl__spin spin;
+    struct ring_walk walk = ring_walk_at(r, head);
 
-        bcl__spin_init(&spin);
+    for (uint64_t i = 0; i < k; i++, ring_walk_next(&walk)) {
+        struct bcl__ring_slot *slot = &walk.slots[walk.index];
+        uint64_t pos = walk.lap + walk.index;
+
         /* acquire: the producer's item is written; pairs with its release
          * store (bcl__ring_try_put, ring_put_many). */
-        while (atomic_load_explicit(&slot->stamp, memory_order_acquire) !=
-               pos + 1)
-            bcl__spin_once(&spin);
+        if (atomic_load_explicit(&slot->stamp, memory_order_acquire) !=
+            pos + 1)
+            ring_wait_stamp(slot, pos + 1);
         items[i] = slot->item;
         /* release: our read is done before the next lap's producer. */
-        atomic_store_explicit(&slot->stamp, pos + r->one_lap,
+        atomic_store_explicit(&slot->stamp, pos + walk.one_lap,
                               memory_order_release);
-        pos = bcl__ring_next(r, pos);
     }
     *moved = k;
     return BCL__RING_OK;
