@@ -104,8 +104,10 @@ heap_update_earliest(struct bcl__timer_heap *h)
                           memory_order_relaxed);
 }
 
+/* Take node out of the heap's array; its state and `heap` are the
+ * caller's to change (under the lock). */
 static void
-heap_remove(struct bcl__timer_heap *h, struct bcl__timer_node *node)
+heap_unlink(struct bcl__timer_heap *h, struct bcl__timer_node *node)
 {
     uint32_t i = node->slot;
     struct bcl__timer_slot last = h->slots[--h->n];
@@ -118,11 +120,18 @@ heap_remove(struct bcl__timer_heap *h, struct bcl__timer_node *node)
         else
             heap_sift_down(h, i);
     }
+    heap_update_earliest(h);
+}
+
+/* Take node out and let it go: IDLE, `heap` NULL. */
+static void
+heap_remove(struct bcl__timer_heap *h, struct bcl__timer_node *node)
+{
+    heap_unlink(h, node);
     node->state = BCL__TIMER_IDLE;
     /* release: our writes to the node come before a disarmer's acquire
      * load that sees NULL (its frame may go right after). */
     atomic_store_explicit(&node->heap, NULL, memory_order_release);
-    heap_update_earliest(h);
 }
 
 static int
@@ -207,10 +216,12 @@ bcl__timer_expire(struct bcl__timer_heap *h, uint64_t now)
             return;
         }
         node = h->slots[0].node;
-        heap_remove(h, node);
+        /* Not heap_remove: `heap` must not pass through NULL, which tells
+         * a lockless disarm the node is free to go -- while we are about
+         * to fire it.  It stays h, and a disarm waits while it sees
+         * FIRING under the lock. */
+        heap_unlink(h, node);
         node->state = BCL__TIMER_FIRING;
-        /* relaxed: under the lock; a disarm waits while it sees h here. */
-        atomic_store_explicit(&node->heap, h, memory_order_relaxed);
         bcl__spinlock_unlock(&h->lock);
 
         h->firing = node;

@@ -87,6 +87,7 @@ TEST(time_timer_cancel)                 /* and -EPERM in callbacks */
 TEST(time_cancel_blocked_calls)         /* sleep, get, put, join, get_many */
 TEST(time_timeouts_change_nothing)      /* tasks and threads */
 TEST(time_cancel_vs_put_race)           /* 10^5 rounds, exactly once */
+TEST(time_timeout_races_wake)           /* a timer fire vs a woken waiter leaving */
 TEST(time_first_cancel_of_loop)         /* a fresh loop per cancel: the lazy fence */
 TEST(time_gather_wait_any)
 TEST(time_call_soon_threadsafe)         /* 4 threads x 10^4 calls */

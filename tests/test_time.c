@@ -557,6 +557,107 @@ test_time_cancel_vs_put_race(void)
     return 0;
 }
 
+/* Timeouts that expire while a put wakes the waiter: the timer may fire
+ * on one worker while the task, woken, runs on another and leaves its
+ * wait (and the frame that holds the timer node).  Short timeouts (1-16
+ * us) against a steady stream of puts put the fire and the wake-up side
+ * by side; every item put is got exactly once (counts and sums), and a
+ * fire must never touch a node its waiter has taken back. */
+#define RACE_GETTERS 8
+#define RACE_PUTTERS 2
+#define RACE_ITEMS 20000 /* per putter */
+
+struct timeout_race {
+    bcl_queue *q;
+    atomic_uint_fast64_t got, sum;
+    atomic_uint putters_left;
+};
+
+static void *
+timeout_race_getter(void *arg)
+{
+    struct timeout_race *tr = arg;
+    uint64_t got = 0, sum = 0;
+    uint32_t seed = (uint32_t)(uintptr_t)&got;
+
+    for (;;) {
+        void *item;
+        int rc;
+
+        seed = seed * 1664525u + 1013904223u;
+        rc = bcl_queue_get_timeout(tr->q, &item, 1000 + (seed >> 28) * 1000);
+        if (rc == 0) {
+            got++;
+            sum += (uintptr_t)item;
+        } else if (rc == -EPIPE) {
+            break;
+        } else {
+            TASK_CHECK(&failed, rc == -ETIMEDOUT);
+        }
+    }
+    atomic_fetch_add(&tr->got, got);
+    atomic_fetch_add(&tr->sum, sum);
+    return NULL;
+}
+
+static void *
+timeout_race_putter(void *arg)
+{
+    struct timeout_race *tr = arg;
+
+    uintptr_t first = atomic_fetch_add(&tr->putters_left, 1) * RACE_ITEMS;
+    uint32_t seed = (uint32_t)first;
+
+    for (uintptr_t i = first + 1; i <= first + RACE_ITEMS; i++) {
+        TASK_CHECK(&failed, bcl_queue_put(tr->q, ITEM(i)) == 0);
+        /* A busy pause of 0-16 us: puts land around the getters'
+         * deadlines (a sweep, not a sleep: nothing waits for it). */
+        seed = seed * 1664525u + 1013904223u;
+        for (uint64_t t0 = bcl_now_ns(); bcl_now_ns() - t0 < (seed >> 28) * 1000;)
+            continue;
+    }
+    return NULL;
+}
+
+static void *
+timeout_race_main(void *arg)
+{
+    struct timeout_race *tr = arg;
+    bcl_task *getters[RACE_GETTERS], *putters[RACE_PUTTERS];
+
+    for (int i = 0; i < RACE_GETTERS; i++)
+        TASK_CHECK(&failed,
+                   bcl_spawn(&getters[i], timeout_race_getter, tr) == 0);
+    for (int i = 0; i < RACE_PUTTERS; i++)
+        TASK_CHECK(&failed,
+                   bcl_spawn(&putters[i], timeout_race_putter, tr) == 0);
+    for (int i = 0; i < RACE_PUTTERS; i++)
+        bcl_join(putters[i], NULL);
+    bcl_queue_close(tr->q);
+    for (int i = 0; i < RACE_GETTERS; i++)
+        bcl_join(getters[i], NULL);
+    return NULL;
+}
+
+int
+test_time_timeout_races_wake(void)
+{
+    static const unsigned workers[] = { 2, 3 };
+
+    for (size_t w = 0; w < 2; w++) {
+        struct timeout_race tr = { 0 };
+
+        CHECK_EQ(bcl_queue_new(&tr.q, 1), 0);
+        CHECK_EQ(run_main(workers[w], timeout_race_main, &tr), 0);
+        CHECK_EQ(atomic_load(&tr.got), RACE_PUTTERS * RACE_ITEMS);
+        CHECK_EQ(atomic_load(&tr.sum),
+                 (uint64_t)RACE_PUTTERS * RACE_ITEMS *
+                     (RACE_PUTTERS * RACE_ITEMS + 1) / 2);
+        CHECK_EQ(bcl_queue_free(tr.q), 0);
+    }
+    return 0;
+}
+
 /* The first bcl_cancel of a loop: until then waits skip their half of
  * the cancellation handshake, and that canceller makes up for it with a
  * process-wide barrier (exec/suspend.c).  Each round is a fresh loop
