@@ -142,8 +142,7 @@ queue_empty_open(const bcl_queue *q)
 {
     return q->capacity == 0 ? bcl__segq_size(&q->items.segq) == 0 &&
                                   !bcl__segq_is_closed(&q->items.segq)
-                            : bcl__ring_size(&q->items.ring) == 0 &&
-                                  !bcl__ring_is_closed(&q->items.ring);
+                            : bcl__ring_empty_open(&q->items.ring);
 }
 
 /* A getter's wait entry, with where a putter hands it an item. */

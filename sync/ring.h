@@ -213,6 +213,18 @@ bcl__ring_is_closed(const struct bcl__ring *r)
 /* Items in the ring at some instant during the call. */
 uint64_t bcl__ring_size(const struct bcl__ring *r);
 
+/* Empty and open at some instant during the call: no item stored or being
+ * stored.  Cheaper than bcl__ring_size() == 0 (no division). */
+static inline bool
+bcl__ring_empty_open(const struct bcl__ring *r)
+{
+    /* seq_cst, head first: the tail read after it cannot be behind it, so
+     * equal positions (the close mark clear) mean empty when tail is read. */
+    uint64_t head = atomic_load_explicit(&r->head, memory_order_seq_cst);
+
+    return atomic_load_explicit(&r->tail, memory_order_seq_cst) == head;
+}
+
 /* Items ever put: the producers' position as a count. */
 uint64_t bcl__ring_total_put(const struct bcl__ring *r);
 
