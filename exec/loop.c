@@ -370,6 +370,8 @@ loop_drain(struct bcl_loop *loop)
 {
     /* release: tasks that see it see the loop is going away. */
     atomic_store_explicit(&loop->cancelling, 1, memory_order_release);
+    /* Waits find `cancelling` at C2, which a LAZY loop skips. */
+    bcl__cancel_fence_always(loop);
     loop_start(loop);
     for (;;) {
         loop_wait_all_parked(loop);

@@ -65,6 +65,7 @@
 
 #include <errno.h>
 #include <linux/membarrier.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -464,8 +465,24 @@ bcl__cancel_fence_init(struct bcl_loop *loop)
                           memory_order_relaxed);
 }
 
-/* K1's barrier, between the flag store and K2 (top comment). */
-static void
+void
+bcl__cancel_fence_always(struct bcl_loop *loop)
+{
+    /* relaxed: the workers are parked; the run start that follows
+     * publishes it (loop.c). */
+    atomic_store_explicit(&loop->cancel_fence, CANCEL_FENCE_ALWAYS,
+                          memory_order_relaxed);
+}
+
+/* How often a canceller retries a failed membarrier (a transient -ENOMEM
+ * from the kernel's CPU mask allocation) before it gives up. */
+#define CANCEL_MEMBARRIER_TRIES 100
+
+/* K1's barrier, between the flag store and K2 (top comment).  Returns 0,
+ * or -errno if the membarrier kept failing: then the loop stays in
+ * SWITCHING (waits from now on fence), but a task that skipped its fence
+ * just before may miss this cancel until its next wait. */
+static int
 cancel_fence(struct bcl_loop *loop)
 {
     /* acquire: a canceller that reads ALWAYS comes after the membarrier
@@ -478,18 +495,26 @@ cancel_fence(struct bcl_loop *loop)
     /* Our own stores before the loads that follow, in any case. */
     atomic_thread_fence(memory_order_seq_cst);
     if (mode == CANCEL_FENCE_ALWAYS)
-        return;
+        return 0;
     /* relaxed: the membarrier orders it for the tasks that read it. */
     atomic_compare_exchange_strong_explicit(&loop->cancel_fence, &lazy,
                                             CANCEL_FENCE_SWITCHING,
                                             memory_order_relaxed,
                                             memory_order_relaxed);
-    /* Registered at loop creation: it cannot fail.  It also orders the
-     * switch to SWITCHING before every thread's barrier. */
-    cancel_membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED);
+    /* Registered at loop creation, yet it can still fail (the kernel's
+     * CPU mask allocation, a seccomp filter on this thread): retry, and
+     * report it rather than pretend.  It also orders the switch to
+     * SWITCHING before every thread's barrier. */
+    for (int tries = 0; cancel_membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED);
+         tries++) {
+        if (tries == CANCEL_MEMBARRIER_TRIES)
+            return -errno;
+        sched_yield();
+    }
     /* release: see the acquire above. */
     atomic_store_explicit(&loop->cancel_fence, CANCEL_FENCE_ALWAYS,
                           memory_order_release);
+    return 0;
 }
 
 #define INLINE_BUSY ((uintptr_t)1)
@@ -523,6 +548,7 @@ bcl_cancel(bcl_task *t)
 {
     uintptr_t p;
     bool parked;
+    int rc;
 
     if (t == NULL)
         return -EINVAL;
@@ -535,7 +561,7 @@ bcl_cancel(bcl_task *t)
      * wrote before.  The fence orders the store before the loads at K2
      * and K4: the Dekker pair with C0/C1 and C2. */
     atomic_store_explicit(&t->cancelled, 1, memory_order_release);
-    cancel_fence(t->loop);
+    rc = cancel_fence(t->loop);
     /* K2/K3 (task_claim's first load is K2, after the fence): a wait
      * armed now ends CANCELLED, whoever published its waiter. */
     if (task_claim(t, BCL__WAIT_CANCELLED, &parked))
@@ -555,5 +581,5 @@ bcl_cancel(bcl_task *t)
         /* release: pairs with the acquire in bcl__task_unhost_inline. */
         atomic_store_explicit(&t->inline_child, p, memory_order_release);
     }
-    return 0;
+    return rc;
 }

@@ -137,6 +137,11 @@ int bcl__wait_status(enum bcl__wait_state state);
  * use an expedited membarrier, else ALWAYS.  At loop creation. */
 void bcl__cancel_fence_init(struct bcl_loop *loop);
 
+/* Make every later wait of the loop run C1-C2 (a drain that cancels all
+ * tasks through loop->cancelling).  Only while its workers are parked:
+ * the next run's start publishes it. */
+void bcl__cancel_fence_always(struct bcl_loop *loop);
+
 /* Has the calling task been cancelled?  (False for plain threads.)  Every
  * suspending call checks it first: cancellation is sticky. */
 bool bcl__cancel_pending(void);

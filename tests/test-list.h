@@ -29,6 +29,7 @@ TEST(run_forever_sigterm)
 TEST(run_pending_stay_for_next_run)
 TEST(loop_free_cancels_queued)
 TEST(loop_free_runs_sticky_leftovers)   /* runs ending with resumed tasks queued */
+TEST(loop_free_cancels_leftover_waits)  /* the drain cancels waits, never-cancelled loop */
 TEST(park_no_lost_wakeup)               /* 10^5 rounds: all parked, 1 spawn */
 TEST(park_spawns_reach_parked_worker)   /* 10^4 rounds: spawn 3, block thread */
 TEST(park_sticky_task_leaves_stuck_worker) /* resume 1, block thread: a watch steals it */

@@ -330,3 +330,44 @@ test_loop_free_runs_sticky_leftovers(void)
     }
     return 0;
 }
+
+/* bcl_loop_free's drain runs what is left "with every task cancelled":
+ * a task still queued when the run ended, whose next wait is on an
+ * event nobody sets, gets -ECANCELED and ends, and the loop is freed --
+ * on a loop that never saw a bcl_cancel too (its waits skip the cancel
+ * check until the drain makes them look). */
+struct drained {
+    bcl_loop *loop;
+    bcl_event *never;
+    atomic_int freeing, rc;
+};
+
+static void *
+drained_task(void *arg)
+{
+    struct drained *d = arg;
+
+    bcl_stop(d->loop);
+    /* Stay queued until the run has ended and bcl_loop_free drains. */
+    while (!atomic_load(&d->freeing))
+        bcl_yield();
+    atomic_store(&d->rc, bcl_event_wait(d->never));
+    return NULL;
+}
+
+int
+test_loop_free_cancels_leftover_waits(void)
+{
+    bcl_config cfg = { .workers = 1 };
+    struct drained d = { .rc = 1 };
+
+    CHECK_EQ(bcl_loop_new(&d.loop, &cfg), 0);
+    CHECK_EQ(bcl_event_new(&d.never), 0);
+    CHECK_EQ(bcl_spawn_on(d.loop, NULL, drained_task, &d), 0);
+    CHECK_EQ(bcl_run_forever(d.loop), 0);
+    atomic_store(&d.freeing, 1);
+    CHECK_EQ(bcl_loop_free(d.loop), 0);
+    CHECK_EQ(atomic_load(&d.rc), -ECANCELED);
+    CHECK_EQ(bcl_event_free(d.never), 0);
+    return 0;
+}

@@ -138,10 +138,14 @@ BCL_EXPORT int bcl_detach(bcl_task *t);
 /*
  * bcl_cancel - request cancellation of t.  A task cancelled before it
  * starts never runs; bcl_join on a cancelled task returns -ECANCELED.
- * The request is sticky.  (The interruption of a suspending call already
- * in progress arrives with timers and timeouts; see the README's table.)
+ * The request is sticky: t's suspending call in progress returns
+ * -ECANCELED at once, and so does every later one.
  * Context: any.  Suspends: no.
- * Returns: 0; -EINVAL (t NULL).
+ * Returns: 0; -EINVAL (t NULL); -ENOMEM or -EPERM if the loop's first
+ * cancel could not run its membarrier(2) (the kernel ran out of memory,
+ * or a seccomp filter forbids it): the request is recorded and every
+ * later suspending call of t returns -ECANCELED, but a call t entered
+ * just before may not be interrupted.
  */
 BCL_EXPORT int bcl_cancel(bcl_task *t);
 
