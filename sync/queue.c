@@ -145,8 +145,9 @@ queue_empty_open(const bcl_queue *q)
                             : bcl__ring_empty_open(&q->items.ring);
 }
 
-/* A getter's wait entry, with where a putter hands it an item. */
-struct queue_getter {
+/* A waiter's entry on either list, with, for a getter, where a putter
+ * hands it an item. */
+struct queue_waiter {
     struct bcl__wait_entry entry;
     void **items; /* the getter's first output slot */
     bool handed;  /* an item was written there (under the getters' lock) */
@@ -163,8 +164,8 @@ queue_hand_off(bcl_queue *q, void *item)
     bcl__waitlist_lock(&q->getters);
     if (queue_empty_open(q) &&
         (claimed = bcl__waitlist_claim_locked(&q->getters, 1)) != NULL) {
-        struct queue_getter *g = bcl__container_of(claimed,
-                                                   struct queue_getter,
+        struct queue_waiter *g = bcl__container_of(claimed,
+                                                   struct queue_waiter,
                                                    entry);
 
         /* The claim holds the getter: its frame stays until the resume,
@@ -239,7 +240,7 @@ queue_move(bcl_queue *q, bool put, void **items, size_t n, size_t *moved,
 {
     struct bcl__waitlist *mine = put ? &q->putters : &q->getters;
     struct bcl__waitlist *other = put ? &q->getters : &q->putters;
-    struct queue_getter waiter = { .items = items };
+    struct queue_waiter waiter = { .items = items };
     struct bcl__wait_entry *entry = &waiter.entry;
     enum bcl__wait_state state;
     bool front = false;
