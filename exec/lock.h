@@ -96,12 +96,6 @@ bcl__lock_unlock_sub(struct bcl__lock *l, uint32_t sub)
         bcl__futex_wake(&l->word, 1);
 }
 
-static inline void
-bcl__lock_unlock(struct bcl__lock *l)
-{
-    bcl__lock_unlock_sub(l, 0);
-}
-
 /* The count, as of one load.  seq_cst: the fast path's half of the wait
  * lists' handshake (waitlist.h). */
 static inline uint32_t

@@ -214,16 +214,10 @@ wait_task(struct bcl__waiter *w)
     if (atomic_load_explicit(&t->loop->cancel_fence, memory_order_relaxed) !=
         CANCEL_FENCE_LAZY) {
         atomic_thread_fence(memory_order_seq_cst);
-        if (bcl__task_cancel_flagged(t)) {
-            /* C2: cancelled before we suspend: resolve ourselves, no
-             * switch (unless a resolver came first). */
-            word = BCL__TW_ARMED;
-            /* acq_rel: as a resolver's CAS. */
-            if (atomic_compare_exchange_strong_explicit(
-                    &t->wait, &word, BCL__WAIT_CANCELLED,
-                    memory_order_acq_rel, memory_order_relaxed))
-                return BCL__WAIT_CANCELLED;
-        }
+        /* C2: cancelled before we suspend: resolve ourselves, no switch
+         * (a resolver that came first wins, and settle waits it out). */
+        if (bcl__task_cancel_flagged(t))
+            return bcl__waiter_settle(w, BCL__WAIT_CANCELLED);
     }
     /* C3.  acquire: a resolver's CAS published what it wrote. */
     word = atomic_load_explicit(&t->wait, memory_order_acquire);

@@ -269,13 +269,9 @@ queue_move(bcl_queue *q, bool put, void **items, size_t n, size_t *moved,
             return bcl__wait_status(state);
         }
         if (waiter.handed) {
-            /* A put handed us its item: it never took a ring slot, so
-             * there is no putter to wake for it. */
-            *moved = 1;
-            if (n > 1)
-                queue_move_rest(q, put, items, n, moved);
-            queue_wake(other, *moved - 1);
-            return 0;
+            *moved = 1; /* a put handed us its item */
+            rc = 0;
+            break;
         }
         /* Woken for an item (a slot) or by close: retry, first in line. */
         front = true;
@@ -283,7 +279,8 @@ queue_move(bcl_queue *q, bool put, void **items, size_t n, size_t *moved,
     if (rc == 0) {
         if (n > 1)
             queue_move_rest(q, put, items, n, moved);
-        queue_wake(other, *moved);
+        /* A handed item never took a ring slot: no putter to wake for it. */
+        queue_wake(other, *moved - waiter.handed);
     }
     return rc;
 }
