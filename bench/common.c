@@ -66,6 +66,26 @@ loop_call_main(void *arg)
 #define MAX_LOOPS 64
 static bcl_loop *loops[MAX_LOOPS + 1];
 
+/* BENCH_STATS=1: where the tasks ran (docs/benchmarks.md, "Reading the
+ * table"), one line per worker on stderr; counters add up over the runs
+ * of the process's loop. */
+static void
+bench_print_stats(bcl_loop *loop)
+{
+    bcl_stats st[MAX_LOOPS];
+    unsigned n = 0;
+
+    if (bcl_loop_stats(loop, st, MAX_LOOPS, &n) != 0)
+        return;
+    for (unsigned i = 0; i < n && i < MAX_LOOPS; i++)
+        fprintf(stderr,
+                "worker %u: runs %llu steals %llu parks %llu injected %llu\n",
+                i, (unsigned long long)st[i].tasks_run,
+                (unsigned long long)st[i].steals,
+                (unsigned long long)st[i].parks,
+                (unsigned long long)st[i].injected);
+}
+
 double
 bench_in_loop(unsigned workers, double (*fn)(void *), void *arg)
 {
@@ -79,6 +99,8 @@ bench_in_loop(unsigned workers, double (*fn)(void *), void *arg)
     if (bcl_run_until_complete(loops[workers], loop_call_main, &call,
                                NULL) != 0)
         return -1;
+    if (getenv("BENCH_STATS") != NULL)
+        bench_print_stats(loops[workers]);
     return call.value;
 }
 

@@ -206,14 +206,19 @@ queue_move_rest(bcl_queue *q, bool put, void **items, size_t n,
     }
 }
 
-/* A task that would wait, with nothing else queued on its worker, on a
- * loop whose other workers may be running its counterparts right now:
- * pause about a microsecond (64 `pause`s) and retry once before
- * suspending.  Suspending and being woken cost a list lock, a switch, a
- * resume and often a steal, each moving cache lines between cores, which
- * at two workers costs more than the item takes to arrive.  One retry,
- * not a polling loop: each poll pulls the ring's lines away from the
- * other core.  Measurements: docs/design.md, "Waiting a little". */
+/* A task that would wait for a single item (or slot), with nothing else
+ * queued on its worker, on a loop whose other workers may be running its
+ * counterparts right now: pause about a microsecond (64 `pause`s) and
+ * retry once before suspending.  Suspending and being woken cost a list
+ * lock, a switch, a resume and often a steal, each moving cache lines
+ * between cores, which at two workers costs more than the item takes to
+ * arrive.  One retry, not a polling loop: each poll pulls the ring's
+ * lines away from the other core.  A batch does not pause: its wait and
+ * wake are paid once for up to a batch of items, and a batch producer or
+ * consumer that pauses instead of waiting is never woken, so never pulled
+ * to its waker's core, and a split with producers on one core and
+ * consumers on the other lasts the whole run.  Measurements:
+ * docs/design.md, "Waiting a little". */
 #define QUEUE_SPIN_PAUSES 64
 
 static int
@@ -250,7 +255,8 @@ queue_move(bcl_queue *q, bool put, void **items, size_t n, size_t *moved,
         rc = queue_move_some(q, put, items, n, moved);
         if (rc != -EAGAIN || deadline == 0)
             break; /* moved, closed, out of memory, or a try */
-        if (bcl__spin_may_help() &&
+        /* Only a single item pauses: a batch waits at once (above). */
+        if (n == 1 && bcl__spin_may_help() &&
             (rc = queue_spin_move(q, put, items, n, moved)) != -EAGAIN)
             break;
         if ((rc = bcl__waiter_init(&entry->waiter)) != 0)
