@@ -433,7 +433,7 @@ bcl__spin_may_help(void)
     struct bcl__worker *w = bcl__worker_current();
 
     return w != NULL && w->current != NULL && w->loop->nworkers > 1 &&
-           bcl__deque_size_hint(&w->dq) == 0;
+           w->current->fed_from_outside && bcl__deque_size_hint(&w->dq) == 0;
 }
 
 /* --- bcl_cancel (the canceller's half, steps K1-K3) --------------------- */

@@ -147,10 +147,13 @@ void bcl__cancel_fence_always(struct bcl_loop *loop);
 bool bcl__cancel_pending(void);
 
 /* Whether retrying a little before suspending may pay: the caller is a
- * task on a loop with other workers, which run at the same time and may
- * produce what it waits for, and its own worker has nothing else queued
- * (a counterpart queued there cannot run while the caller spins; on one
- * worker nothing else runs at all). */
+ * task on a loop with other workers, which run at the same time; its
+ * last wake came from a plain thread (its counterparts are threads, which
+ * run beside the workers, and no wake can bring them to its core; a task
+ * woken by tasks waits at once, and the wake pulls it to its waker's
+ * core); and its own worker has nothing else queued (a counterpart queued
+ * there cannot run while the caller spins; on one worker nothing else
+ * runs at all). */
 bool bcl__spin_may_help(void);
 
 #endif /* BCL_EXEC_SUSPEND_H */
