@@ -206,19 +206,17 @@ queue_move_rest(bcl_queue *q, bool put, void **items, size_t n,
     }
 }
 
-/* A task that would wait for a single item (or slot), with nothing else
- * queued on its worker, on a loop whose other workers may be running its
- * counterparts right now: pause about a microsecond (64 `pause`s) and
- * retry once before suspending.  Suspending and being woken cost a list
- * lock, a switch, a resume and often a steal, each moving cache lines
- * between cores, which at two workers costs more than the item takes to
+/* A task that would wait for a single item (or slot), fed by plain
+ * threads, with nothing else queued on its worker, on a loop whose other
+ * workers run at the same time (bcl__spin_may_help): pause about a
+ * microsecond (64 `pause`s) and retry once before suspending.  Waiting
+ * and being woken by a thread cost a list lock, a futex wake, a switch
+ * and a resume through the injection queue, more than the item takes to
  * arrive.  One retry, not a polling loop: each poll pulls the ring's
- * lines away from the other core.  A batch does not pause: its wait and
- * wake are paid once for up to a batch of items, and a batch producer or
- * consumer that pauses instead of waiting is never woken, so never pulled
- * to its waker's core, and a split with producers on one core and
- * consumers on the other lasts the whole run.  Measurements:
- * docs/design.md, "Waiting a little". */
+ * lines away from the other core.  A task fed by tasks, and any batch,
+ * waits at once: the wake pulls it to its waker's core, where a pause
+ * would keep producers on one core and consumers on the other all run
+ * long.  Measurements: docs/design.md, "Waiting a little". */
 #define QUEUE_SPIN_PAUSES 64
 
 static int
