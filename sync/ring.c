@@ -30,6 +30,7 @@ bcl__ring_init(struct bcl__ring *r, uint64_t capacity)
     r->capacity = capacity;
     r->mark = mark;
     r->one_lap = mark << 1;
+    r->lap_shift = (unsigned)__builtin_ctzll(r->one_lap);
     for (uint64_t i = 0; i < capacity; i++) {
         /* relaxed: the ring is published to other threads by whatever
          * hands them the queue pointer. */
@@ -38,6 +39,8 @@ bcl__ring_init(struct bcl__ring *r, uint64_t capacity)
     }
     atomic_store_explicit(&r->head, 0, memory_order_relaxed);
     atomic_store_explicit(&r->tail, 0, memory_order_relaxed);
+    atomic_store_explicit(&r->head_seen, 0, memory_order_relaxed);
+    atomic_store_explicit(&r->tail_seen, 0, memory_order_relaxed);
     return 0;
 }
 
@@ -101,17 +104,33 @@ bcl__ring_put_many(struct bcl__ring *r, void *const *items, size_t n,
 
         if (tail & r->mark)
             return BCL__RING_CLOSED;
-        /* seq_cst: the full check is half of the putters' handshake. */
-        head = atomic_load_explicit(&r->head, memory_order_seq_cst);
         start = bcl__ring_count(r, tail);
-        if (bcl__ring_count(r, head) > start) { /* our tail is stale */
-            tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-            continue;
+        /* relaxed: a head a producer read earlier (ring.h); never ahead
+         * of the real one, so the room it shows is there.  It may be more
+         * than a lap behind our tail: then it shows none. */
+        head = bcl__ring_count(
+            r, atomic_load_explicit(&r->head_seen, memory_order_relaxed));
+        if (head <= start && start - head < r->capacity &&
+            r->capacity - (start - head) >= n) {
+            k = n;
+        } else {
+            /* seq_cst: the full check is half of the putters'
+             * handshake. */
+            uint64_t now = atomic_load_explicit(&r->head,
+                                                memory_order_seq_cst);
+
+            /* relaxed: a hint for later batches, see above. */
+            atomic_store_explicit(&r->head_seen, now, memory_order_relaxed);
+            head = bcl__ring_count(r, now);
+            if (head > start) { /* our tail is stale */
+                tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+                continue;
+            }
+            used = start - head;
+            if (used >= r->capacity)
+                return BCL__RING_FULL;
+            k = r->capacity - used < n ? r->capacity - used : n;
         }
-        used = start - bcl__ring_count(r, head);
-        if (used >= r->capacity)
-            return BCL__RING_FULL;
-        k = r->capacity - used < n ? r->capacity - used : n;
         /* seq_cst: claims k slots; ordered before the caller's load of
          * the getters' count (handshake). */
         if (atomic_compare_exchange_weak_explicit(
@@ -149,19 +168,34 @@ bcl__ring_get_many(struct bcl__ring *r, void **items, size_t n,
 
     *moved = 0;
     for (;;) {
-        /* seq_cst: the empty check is half of the getters' handshake. */
-        uint64_t tail = atomic_load_explicit(&r->tail, memory_order_seq_cst);
-        uint64_t avail;
+        uint64_t tail, avail;
 
         start = bcl__ring_count(r, head);
-        if (bcl__ring_count(r, tail) < start) { /* belt and braces */
-            head = atomic_load_explicit(&r->head, memory_order_acquire);
-            continue;
+        /* relaxed: a tail a consumer read earlier (ring.h); never ahead
+         * of the real one, so the items it shows were claimed by their
+         * producers (their stamps are waited for below). */
+        tail = bcl__ring_count(
+            r, atomic_load_explicit(&r->tail_seen, memory_order_relaxed));
+        if (tail >= start && tail - start >= n) {
+            k = n;
+        } else {
+            /* seq_cst: the empty check is half of the getters'
+             * handshake. */
+            uint64_t now = atomic_load_explicit(&r->tail,
+                                                memory_order_seq_cst);
+
+            /* relaxed: a hint for later batches, see above. */
+            atomic_store_explicit(&r->tail_seen, now, memory_order_relaxed);
+            tail = bcl__ring_count(r, now);
+            if (tail < start) { /* belt and braces */
+                head = atomic_load_explicit(&r->head, memory_order_acquire);
+                continue;
+            }
+            avail = tail - start;
+            if (avail == 0)
+                return (now & r->mark) ? BCL__RING_CLOSED : BCL__RING_EMPTY;
+            k = avail < n ? avail : n;
         }
-        avail = bcl__ring_count(r, tail) - start;
-        if (avail == 0)
-            return (tail & r->mark) ? BCL__RING_CLOSED : BCL__RING_EMPTY;
-        k = avail < n ? avail : n;
         /* seq_cst: claims k items; ordered before the caller's load of
          * the putters' count (handshake). */
         if (atomic_compare_exchange_weak_explicit(

@@ -59,12 +59,25 @@ struct bcl__ring_slot {
     void *item;             /* written before, read after the stamp */
 };
 
+/*
+ * Each side keeps, on its own line, the other side's index as one of its
+ * batch calls last read it (`tail_seen` beside head, `head_seen` beside
+ * tail).  Indices only grow, so a seen value is never ahead of the real
+ * one, and the items (or the room) it shows are really there: a batch
+ * that the seen value already covers claims without reading the other
+ * side's line, which, when the two sides run on different cores, the
+ * other side writes all the time.  Only a verdict of "empty" or "full"
+ * needs the real index, read seq_cst as before (the handshake).
+ */
 struct bcl__ring {
     BCL__ALIGNED_CACHELINE _Atomic uint64_t head; /* consumers' position */
+    _Atomic uint64_t tail_seen; /* a tail a consumer read; relaxed */
     BCL__ALIGNED_CACHELINE _Atomic uint64_t tail; /* producers' | mark */
+    _Atomic uint64_t head_seen; /* a head a producer read; relaxed */
     BCL__ALIGNED_CACHELINE uint64_t capacity;     /* immutable from here */
     uint64_t mark;    /* smallest power of two > capacity; the close bit */
     uint64_t one_lap; /* 2 * mark */
+    unsigned lap_shift; /* log2(one_lap): a lap count without a division */
     struct bcl__ring_slot *slots;
 };
 
@@ -80,7 +93,7 @@ static inline uint64_t
 bcl__ring_count(const struct bcl__ring *r, uint64_t pos)
 {
     pos &= ~r->mark;
-    return (pos / r->one_lap) * r->capacity + (pos & (r->mark - 1));
+    return (pos >> r->lap_shift) * r->capacity + (pos & (r->mark - 1));
 }
 
 /* The position `count` items from the start (inverse of ring_count). */

@@ -49,6 +49,7 @@ TEST(queue_fifo_order)                  /* many laps, capacities 1..1000, 0 */
 TEST(queue_unbounded_1m)
 TEST(queue_null_items)
 TEST(queue_many_semantics)
+TEST(queue_batch_after_single_laps)
 TEST(queue_bad_input)
 TEST(queue_put_blocks_at_capacity)
 TEST(queue_getters_served_in_order)

@@ -176,6 +176,53 @@ test_queue_many_semantics(void)
     return 0;
 }
 
+/* A batch after many laps of single items: the index each side's batches
+ * last saw of the other (ring.h) is laps behind, and must show neither
+ * room on a full ring nor items on an empty one. */
+int
+test_queue_batch_after_single_laps(void)
+{
+    void *in[4] = { ITEM(1), ITEM(2), ITEM(3), ITEM(4) }, *out[4];
+    bcl_queue *q;
+    size_t moved;
+    void *item;
+
+    CHECK_EQ(bcl_queue_new(&q, 4), 0);
+    /* Batches once, so both sides have seen an index. */
+    CHECK_EQ(bcl_queue_put_many(q, in, 2, &moved), 0);
+    CHECK_EQ(bcl_queue_get_many(q, out, 2, &moved), 0);
+    for (uintptr_t i = 0; i < 4 * 25; i++) {
+        CHECK_EQ(bcl_queue_try_put(q, ITEM(i)), 0);
+        CHECK_EQ(bcl_queue_try_get(q, &item), 0);
+        CHECK_PTR_EQ(item, ITEM(i));
+    }
+    /* Empty: a batch get takes nothing. */
+    CHECK_EQ(bcl_queue_get_many_timeout(q, out, 2, &moved, 0), -EAGAIN);
+    CHECK_EQ(moved, 0);
+    for (uintptr_t i = 0; i < 4; i++)
+        CHECK_EQ(bcl_queue_try_put(q, ITEM(100 + i)), 0);
+    /* Full: a batch put moves nothing. */
+    CHECK_EQ(bcl_queue_put_many_timeout(q, in, 2, &moved, 0), -EAGAIN);
+    CHECK_EQ(moved, 0);
+    CHECK_EQ(bcl_queue_size(q), 4);
+    CHECK_EQ(bcl_queue_get_many(q, out, 4, &moved), 0);
+    CHECK_EQ(moved, 4);
+    for (uintptr_t i = 0; i < 4; i++)
+        CHECK_PTR_EQ(out[i], ITEM(100 + i));
+    /* One free slot: a batch of two moves one. */
+    for (uintptr_t i = 0; i < 3; i++)
+        CHECK_EQ(bcl_queue_try_put(q, ITEM(200 + i)), 0);
+    CHECK_EQ(bcl_queue_put_many_timeout(q, in, 2, &moved, 0), 0);
+    CHECK_EQ(moved, 1);
+    CHECK_EQ(bcl_queue_get_many(q, out, 4, &moved), 0);
+    CHECK_EQ(moved, 4);
+    for (uintptr_t i = 0; i < 3; i++)
+        CHECK_PTR_EQ(out[i], ITEM(200 + i));
+    CHECK_PTR_EQ(out[3], in[0]);
+    CHECK_EQ(bcl_queue_free(q), 0);
+    return 0;
+}
+
 int
 test_queue_bad_input(void)
 {
