@@ -4,8 +4,9 @@
  * inline in ring.h, which states the invariants).
  *
  * A batch claims k slots with one CAS on tail (put) or head (get), after
- * checking against the other index that all k are available; then it
- * fills or drains them in order.  A claimed slot may still be in the
+ * checking that all k are available: against this side's copy of the
+ * other index when it covers them (ring.h), else against the other index
+ * itself; then it fills or drains them in order.  A claimed slot may still be in the
  * previous owner's short window (a consumer of the last lap still reading
  * it, or a producer still writing it): that is waited out with bcl__spin,
  * as in the single-item paths.
