@@ -52,6 +52,18 @@ bcl__ring_destroy(struct bcl__ring *r)
     r->slots = NULL;
 }
 
+/*
+ * ring_seen_order.  A copy (head_seen, tail_seen) is stored with release
+ * after a seq_cst load of the real index, and loaded with acquire.  So
+ * the store that wrote the index value a copy holds -- a claim CAS, a
+ * seq_cst RMW -- happens before every claim made on the strength of that
+ * copy, as it did when each batch read the index itself: a thread that
+ * sees a head (or tail) some claim wrote, and then reads the other
+ * index, still reads at least the value that claim was checked against
+ * (bcl__ring_empty_open, bcl__ring_size, the belt-and-braces retries).
+ * On x86-64 both are plain moves.
+ */
+
 /* The rare wait in a batch loop: the slot's stamp is not `want` yet (last
  * lap's consumer, or this lap's producer, is between its claim and its
  * stamp store).  acquire: as the loops' own stamp loads. */
@@ -106,11 +118,13 @@ bcl__ring_put_many(struct bcl__ring *r, void *const *items, size_t n,
         if (tail & r->mark)
             return BCL__RING_CLOSED;
         start = bcl__ring_count(r, tail);
-        /* relaxed: a head a producer read earlier (ring.h); never ahead
-         * of the real one, so the room it shows is there.  It may be more
-         * than a lap behind our tail: then it shows none. */
+        /* A head a producer read earlier (ring.h); never ahead of the
+         * real one, so the room it shows is there.  It may be more than a
+         * lap behind our tail: then it shows none.  acquire: pairs with
+         * the release store below, so the consumers' claims up to it
+         * happen before our claim (ring_seen_order). */
         head = bcl__ring_count(
-            r, atomic_load_explicit(&r->head_seen, memory_order_relaxed));
+            r, atomic_load_explicit(&r->head_seen, memory_order_acquire));
         if (head <= start && start - head < r->capacity &&
             r->capacity - (start - head) >= n) {
             k = n;
@@ -120,8 +134,8 @@ bcl__ring_put_many(struct bcl__ring *r, void *const *items, size_t n,
             uint64_t now = atomic_load_explicit(&r->head,
                                                 memory_order_seq_cst);
 
-            /* relaxed: a hint for later batches, see above. */
-            atomic_store_explicit(&r->head_seen, now, memory_order_relaxed);
+            /* release: see the acquire load above. */
+            atomic_store_explicit(&r->head_seen, now, memory_order_release);
             head = bcl__ring_count(r, now);
             if (head > start) { /* our tail is stale */
                 tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
@@ -162,8 +176,9 @@ bcl__ring_get_many(struct bcl__ring *r, void **items, size_t n,
                    size_t *moved)
 {
     /* acquire (here and on CAS failure): the head we read was written
-     * after its claimer read a tail at least that far, so our later tail
-     * load cannot be older (on weak memory a relaxed load could be). */
+     * after its claimer read a tail at least that far, itself or through
+     * tail_seen (ring_seen_order), so our later tail load cannot be older
+     * (on weak memory a relaxed load could be). */
     uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
     uint64_t start, k;
 
@@ -172,11 +187,12 @@ bcl__ring_get_many(struct bcl__ring *r, void **items, size_t n,
         uint64_t tail, avail;
 
         start = bcl__ring_count(r, head);
-        /* relaxed: a tail a consumer read earlier (ring.h); never ahead
-         * of the real one, so the items it shows were claimed by their
-         * producers (their stamps are waited for below). */
+        /* A tail a consumer read earlier (ring.h); never ahead of the
+         * real one, so the items it shows were claimed by their producers
+         * (their stamps are waited for below).  acquire: pairs with the
+         * release store below (ring_seen_order). */
         tail = bcl__ring_count(
-            r, atomic_load_explicit(&r->tail_seen, memory_order_relaxed));
+            r, atomic_load_explicit(&r->tail_seen, memory_order_acquire));
         if (tail >= start && tail - start >= n) {
             k = n;
         } else {
@@ -185,8 +201,8 @@ bcl__ring_get_many(struct bcl__ring *r, void **items, size_t n,
             uint64_t now = atomic_load_explicit(&r->tail,
                                                 memory_order_seq_cst);
 
-            /* relaxed: a hint for later batches, see above. */
-            atomic_store_explicit(&r->tail_seen, now, memory_order_relaxed);
+            /* release: see the acquire load above. */
+            atomic_store_explicit(&r->tail_seen, now, memory_order_release);
             tail = bcl__ring_count(r, now);
             if (tail < start) { /* belt and braces */
                 head = atomic_load_explicit(&r->head, memory_order_acquire);
