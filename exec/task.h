@@ -84,10 +84,12 @@ struct bcl_task {
     _Atomic uintptr_t join;    /* 0, waiter pointer, DETACHED or DONE */
     struct cds_wfcq_node inject_node; /* while in the injection queue */
     struct bcl_task *next_free;       /* on a free list (see records) */
-    /* Its last resume came from outside the loop's workers (a plain
-     * thread): what it waits for is made where no wake can pull it
-     * (bcl__spin_may_help).  Written by the resumer before the task is
-     * queued, read by the task. */
+    /* The last resume that queued it came from outside the loop's
+     * workers (a plain thread): what it waits for is made where no wake
+     * can pull it (bcl__spin_may_help).  A hint: a wake that lands
+     * before the task has switched out does not queue it and leaves the
+     * flag as it was.  Written by the resumer before the task is queued
+     * (the queue publishes it), read by the task. */
     bool fed_from_outside;
     bool from_slab;                   /* record owned by the loop */
 };
