@@ -108,10 +108,11 @@ task_schedule(struct bcl_task *t, bool resumed)
 {
     struct bcl__worker *w = bcl__worker_current();
     struct bcl_loop *loop = t->loop;
+    bool inside = w != NULL && w->loop == loop;
 
     if (resumed)
-        t->fed_from_outside = w == NULL || w->loop != loop;
-    if (w != NULL && w->loop == loop) {
+        t->fed_from_outside = !inside;
+    if (inside) {
         /* W1 of the wake-up protocol (park.h): publish, then wake.  A
          * resumed task is sticky (marked) and, below the backlog, needs
          * no wake-up while another worker watches. */

@@ -6,10 +6,10 @@
  * A batch claims k slots with one CAS on tail (put) or head (get), after
  * checking that all k are available: against this side's copy of the
  * other index when it covers them (ring.h), else against the other index
- * itself; then it fills or drains them in order.  A claimed slot may still be in the
- * previous owner's short window (a consumer of the last lap still reading
- * it, or a producer still writing it): that is waited out with bcl__spin,
- * as in the single-item paths.
+ * itself; then it fills or drains them in order.  A claimed slot may
+ * still be in the previous owner's short window (a consumer of the last
+ * lap still reading it, or a producer still writing it): that is waited
+ * out with bcl__spin, as in the single-item paths.
  */
 #include "sync/ring.h"
 
