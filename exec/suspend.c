@@ -255,6 +255,9 @@ wait_timeout_fire(struct bcl__timer_node *node)
     struct wait_timeout *wt = bcl__container_of(node, struct wait_timeout,
                                                 node);
 
+    /* The task waits on its stack (its own or, inline, its host's) and
+     * will run soon: see bcl__stack_prefetch. */
+    bcl__stack_prefetch(wt->waiter->task->stack);
     /* The node stays alive until this returns: bcl__timer_disarm in
      * wait_until_task waits while it is FIRING. */
     bcl__waiter_resolve(wt->waiter, BCL__WAIT_TIMEDOUT);
