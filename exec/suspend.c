@@ -435,7 +435,9 @@ bcl__spin_may_help(void)
 {
     struct bcl__worker *w = bcl__worker_current();
 
-    return w != NULL && w->current != NULL && w->loop->nworkers > 1 &&
+    if (w == NULL)
+        return true; /* a plain thread */
+    return w->current != NULL && w->loop->nworkers > 1 &&
            w->current->fed_from_outside && bcl__deque_size_hint(&w->dq) == 0;
 }
 

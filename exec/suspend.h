@@ -146,14 +146,15 @@ void bcl__cancel_fence_always(struct bcl_loop *loop);
  * suspending call checks it first: cancellation is sticky. */
 bool bcl__cancel_pending(void);
 
-/* Whether retrying a little before suspending may pay: the caller is a
- * task on a loop with other workers, which run at the same time; its
- * last wake came from a plain thread (its counterparts are threads, which
- * run beside the workers, and no wake can bring them to its core; a task
- * woken by tasks waits at once, and the wake pulls it to its waker's
- * core); and its own worker has nothing else queued (a counterpart queued
- * there cannot run while the caller spins; on one worker nothing else
- * runs at all). */
+/* Whether retrying a little before suspending may pay.  Always for a
+ * plain thread: its counterparts run on other CPUs, and its futex wait
+ * and wake cost more than an item takes to arrive.  For a task: its loop
+ * has other workers, which run at the same time; its last wake came from
+ * a plain thread (its counterparts are threads, which run beside the
+ * workers, and no wake can bring them to its core; a task woken by tasks
+ * waits at once, and the wake pulls it to its waker's core); and its own
+ * worker has nothing else queued (a counterpart queued there cannot run
+ * while the caller spins; on one worker nothing else runs at all). */
 bool bcl__spin_may_help(void);
 
 #endif /* BCL_EXEC_SUSPEND_H */

@@ -206,13 +206,13 @@ queue_move_rest(bcl_queue *q, bool put, void **items, size_t n,
     }
 }
 
-/* A task that would wait for a single item (or slot), fed by plain
- * threads, with nothing else queued on its worker, on a loop whose other
- * workers run at the same time (bcl__spin_may_help): pause about a
- * microsecond (64 `pause`s) and retry once before suspending.  Waiting
- * and being woken by a thread cost a list lock, a futex wake, a switch
- * and a resume through the injection queue, more than the item takes to
- * arrive.  One retry, not a polling loop: each poll pulls the ring's
+/* A plain thread that would wait for a single item (or slot), or a task
+ * fed by plain threads with nothing else queued on its worker, on a loop
+ * whose other workers run at the same time (bcl__spin_may_help): pause
+ * about a microsecond (64 `pause`s) and retry once before suspending.
+ * Waiting and being woken cost a list lock, a futex wake and, for a task,
+ * a switch and a resume through the injection queue (for a thread, a
+ * futex wait), more than the item takes to arrive.  One retry, not a polling loop: each poll pulls the ring's
  * lines away from the other core.  A task fed by tasks, and any batch,
  * waits at once: the wake pulls it to its waker's core, where a pause
  * would keep producers on one core and consumers on the other all run
