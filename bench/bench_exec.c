@@ -1,6 +1,7 @@
 /*
- * bench/bench_exec.c - executor workloads: spawn_many, yield_many,
- * chained_spawn, fib(30), skynet, and spawn+join of an empty task.
+ * bench/bench_exec.c - executor workloads: spawn_many, yield_many (and
+ * yield_timeouts, boucle only), chained_spawn, fib(30), skynet, and
+ * spawn+join of an empty task.
  * Definitions follow issue "bench/" so that peers run the same work.
  */
 #include "bench/bench.h"
@@ -83,6 +84,62 @@ static double
 yield_many(unsigned workers)
 {
     return bench_in_loop(workers, yield_many_main, NULL);
+}
+
+/* --- yield_timeouts: 200 tasks each yield 10,000 times, each holding a
+ * timer armed 60 s ahead, as a server's connection tasks hold their read
+ * timeouts: what a scheduling decision costs while timers are armed far
+ * away (ten times yield_many's yields, so the stacks' first faults do not
+ * weigh in the rate). ------------------------------------------------ */
+
+#define FAR_TIMEOUT_NS 60000000000ull
+#define YIELDS_WITH_TIMEOUT 10000
+
+static void
+timeout_never_fires(void *arg)
+{
+    (void)arg;
+}
+
+static void *
+yielder_with_timeout(void *arg)
+{
+    bcl_timer *timeout;
+
+    if (bcl_call_later(bcl_current(), FAR_TIMEOUT_NS,
+                       timeout_never_fires, NULL, &timeout) != 0)
+        return (void *)1;
+    yielder(arg);
+    return bcl_timer_cancel(timeout) == 0 ? NULL : (void *)1;
+}
+
+static double
+yield_timeouts_main(void *arg)
+{
+    uint64_t per_task = bench_scale(YIELDS_WITH_TIMEOUT);
+    bcl_task *tasks[YIELDERS];
+    double start = bench_now();
+    int failed = 0;
+
+    (void)arg;
+    for (int i = 0; i < YIELDERS; i++)
+        if (bcl_spawn(&tasks[i], yielder_with_timeout,
+                      (void *)(uintptr_t)per_task) != 0)
+            return -1;
+    for (int i = 0; i < YIELDERS; i++) {
+        void *r;
+
+        bcl_join(tasks[i], &r);
+        failed |= r != NULL;
+    }
+    return failed ? -1
+                  : (double)(YIELDERS * per_task) / (bench_now() - start);
+}
+
+static double
+yield_timeouts(unsigned workers)
+{
+    return bench_in_loop(workers, yield_timeouts_main, NULL);
 }
 
 /* --- chained_spawn: each task spawns the next and exits --------------- */
@@ -250,6 +307,7 @@ spawn_join_empty(unsigned workers)
 const struct bench_case bench_exec_cases[] = {
     { "spawn_many", "tasks/s", spawn_many, true, 0 },
     { "yield_many", "yields/s", yield_many, true, 0 },
+    { "yield_timeouts", "yields/s", yield_timeouts, true, 0 },
     { "chained_spawn", "spawns/s", chained_spawn, true, 0 },
     { "fib", "tasks/s", fib30, true, 0 },
     { "skynet", "tasks/s", skynet6, true, 0 },

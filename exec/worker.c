@@ -225,11 +225,13 @@ worker_next_direct(struct bcl__worker *w, enum bcl__switch_reason reason)
     uint64_t due = bcl__timer_earliest(&w->timers);
     struct bcl_task *t;
 
-    /* The clock is read only while a timer is armed, as the loop does.
+    /* The clock is read only while a timer is armed, and the full clock
+     * only when the earliest is near (bcl__timer_maybe_due); the loop's
+     * own pass, at least every INJECT_EVERY ticks, reads the full clock.
      * relaxed: our own counter. */
     if ((atomic_load_explicit(&w->ticks, memory_order_relaxed) + 1) %
                 INJECT_EVERY == 0 ||
-        (due != UINT64_MAX && bcl__now_ns() >= due) ||
+        (due != UINT64_MAX && bcl__timer_maybe_due(due)) ||
         !bcl__loop_running(w->loop))
         return NULL;
     if ((t = worker_pop_own(w, reason == BCL__SWITCH_YIELD)) == NULL)
