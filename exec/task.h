@@ -33,9 +33,11 @@
  *    free the record (DETACHED), or nothing (the handle holder will free it
  *    when it sees DONE).  So exactly one party frees each record.
  *
- * A task that has not started has no stack (`stack` NULL).  A child run
- * inline by bcl_join borrows its parent's stack (`owns_stack` false): its
- * frames sit on top of the parent's, and suspending it suspends both.
+ * A task that has not started has no stack (`stack` NULL); it gets one
+ * from its worker's pool, or the stack of a task that just ended on that
+ * worker (worker.c, worker_run_next_here).  A child run inline by
+ * bcl_join borrows its parent's stack (`inline_host` names the parent):
+ * its frames sit on top of the parent's, and suspending it suspends both.
  */
 #ifndef BCL_EXEC_TASK_H
 #define BCL_EXEC_TASK_H
@@ -68,7 +70,6 @@ struct bcl_task {
     void *result;              /* written by the task; read after DONE */
     struct bcl_loop *loop;     /* immutable */
     struct bcl__stack *stack;  /* NULL until first run; then the running worker */
-    bool owns_stack;           /* false: borrowed from an inline host */
     int status;                /* 0, -ECANCELED or -ENOMEM; read after DONE */
     _Atomic uint32_t wait;      /* the wait word, see above */
     _Atomic uint32_t cancelled; /* sticky flag; any thread sets, task reads */

@@ -65,7 +65,6 @@ bcl__worker_run_inline(struct bcl__worker *w, struct bcl_task *t)
     struct bcl_task *parent = w->current;
 
     t->stack = parent->stack;
-    t->owns_stack = false;
     t->inline_host = parent;
     w->current = t;
     bcl__stat_inc(&w->stats.tasks_run);
@@ -139,17 +138,7 @@ worker_finish_switch(struct bcl__worker *w)
     }
 }
 
-static void
-task_main(void *arg)
-{
-    struct bcl_task *t = arg;
-
-    worker_finish_switch(bcl__worker_current());
-    t->result = t->fn(t->arg);
-    if (bcl__task_cancel_requested(t))
-        t->status = -ECANCELED;
-    bcl__worker_switch_out(BCL__SWITCH_EXIT);
-}
+static void task_main(void *arg);
 
 /* Make t ready to be switched to, as the worker's current task: give an
  * unstarted task a stack, or finish it at once (cancelled before it
@@ -172,7 +161,6 @@ worker_prepare(struct bcl__worker *w, struct bcl_task *t)
             return false;
         }
         t->stack = s;
-        t->owns_stack = true;
         bcl__fiber_init(&s->ctx, s->lo, s->size, task_main, t);
     }
     w->current = t;
@@ -220,7 +208,7 @@ worker_pop_own(struct bcl__worker *w, bool after_yield)
  * ticks), stealing, parking, a run that is ending.
  */
 static struct bcl_task *
-worker_next_direct(struct bcl__worker *w, enum bcl__switch_reason reason)
+worker_pop_direct(struct bcl__worker *w, enum bcl__switch_reason reason)
 {
     uint64_t due = bcl__timer_earliest(&w->timers);
     struct bcl_task *t;
@@ -237,18 +225,20 @@ worker_next_direct(struct bcl__worker *w, enum bcl__switch_reason reason)
     if ((t = worker_pop_own(w, reason == BCL__SWITCH_YIELD)) == NULL)
         return NULL;
     worker_tick(w);
-    return worker_prepare(w, t) ? t : NULL;
+    return t;
 }
 
-void
-bcl__worker_switch_out(enum bcl__switch_reason reason)
+/* Switch the current task out, directly to `next` if not NULL (popped
+ * by worker_pop_direct), else to the scheduling loop. */
+static void
+worker_switch_out_to(struct bcl__worker *w, enum bcl__switch_reason reason,
+                     struct bcl_task *next)
 {
-    struct bcl__worker *w = bcl__worker_current();
     struct bcl_task *t = w->current;
-    struct bcl_task *next;
 
     w->reason = reason;
-    next = worker_next_direct(w, reason);
+    if (next != NULL && !worker_prepare(w, next))
+        next = NULL;
     if (next == NULL) {
         bcl__fiber_switch(&t->stack->ctx, &w->sched,
                           reason == BCL__SWITCH_EXIT);
@@ -260,6 +250,67 @@ bcl__worker_switch_out(enum bcl__switch_reason reason)
     /* Resumed, maybe on another worker, by its scheduling loop or by
      * another task's direct switch, whose switch-out we finish. */
     worker_finish_switch(bcl__worker_current());
+}
+
+void
+bcl__worker_switch_out(enum bcl__switch_reason reason)
+{
+    struct bcl__worker *w = bcl__worker_current();
+
+    worker_switch_out_to(w, reason, worker_pop_direct(w, reason));
+}
+
+/*
+ * A task that returns hands its stack to the next task of the deque if
+ * that one has not started yet: the next task's function runs in the same
+ * task_main frame, with no stack taken from the pool, no context made and
+ * no switch (a chain of spawns, a burst of small tasks).  The ended task
+ * is finished here, on the stack it no longer owns (its result is
+ * published; nothing of it remains on the stack).  Returns the task to
+ * run next on this stack, now the worker's current one; or NULL after
+ * setting *started to the started task popped (to switch to), or NULL
+ * if there is none.
+ */
+static struct bcl_task *
+worker_run_next_here(struct bcl__worker *w, struct bcl_task *ended,
+                     struct bcl_task **started)
+{
+    struct bcl_task *next;
+
+    while ((next = worker_pop_direct(w, BCL__SWITCH_EXIT)) != NULL &&
+           next->stack == NULL) {
+        if (bcl__task_cancel_requested(next)) {
+            next->status = -ECANCELED;
+            bcl__task_finish(w, next);
+            continue;
+        }
+        next->stack = ended->stack;
+        ended->stack = NULL;
+        w->current = next;
+        bcl__stat_inc(&w->stats.tasks_run);
+        bcl__task_finish(w, ended);
+        return next;
+    }
+    *started = next;
+    return NULL;
+}
+
+static void
+task_main(void *arg)
+{
+    struct bcl_task *t = arg;
+    struct bcl_task *started;
+    struct bcl__worker *w;
+
+    worker_finish_switch(bcl__worker_current());
+    do {
+        t->result = t->fn(t->arg);
+        if (bcl__task_cancel_requested(t))
+            t->status = -ECANCELED;
+        /* Re-read: the task may have moved to another worker. */
+        w = bcl__worker_current();
+    } while ((t = worker_run_next_here(w, t, &started)) != NULL);
+    worker_switch_out_to(w, BCL__SWITCH_EXIT, started);
 }
 
 static struct bcl_task *

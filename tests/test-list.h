@@ -17,6 +17,8 @@ TEST(spawn_fib_w1)                      /* fork-join, inline joins */
 TEST(spawn_fib_w2)
 TEST(spawn_nested_depth)                /* chain of 10^5 nested joins */
 TEST(spawn_detach)
+TEST(spawn_chain_hands_stack_w1)        /* ended task's stack runs the next; cancelled ones skipped */
+TEST(spawn_chain_hands_stack_w2)
 TEST(yield_round_robin)
 TEST(yield_no_starvation)               /* injection queue vs a yield loop */
 TEST(cancel_before_start)

@@ -321,6 +321,98 @@ test_cancel_before_start(void)
     return 0;
 }
 
+/* --- a task that ends hands its stack to the next, unstarted one ------ */
+
+/* Each link spawns the next link, then a task it cancels at once, and
+ * returns: at one worker the cancelled task is the newest on the deque,
+ * so the ending link's stack hand-off (worker.c, worker_run_next_here)
+ * first finishes it unstarted, then runs the next link on that stack. */
+#define CHAIN_LINKS 20000
+
+static bcl_task *chain_links[CHAIN_LINKS];
+static bcl_task *chain_victims[CHAIN_LINKS];
+static _Atomic uint64_t chain_ran; /* links run so far */
+static _Atomic int victims_ran;
+static bcl_event *chain_done; /* set by the last link */
+static unsigned chain_workers;
+
+static void *
+victim(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&victims_ran, 1);
+    return NULL;
+}
+
+static void *
+chain_link(void *arg)
+{
+    uintptr_t i = (uintptr_t)arg;
+
+    /* In order, once each, and the current task is this link's handle. */
+    TASK_CHECK(&task_failed, atomic_fetch_add(&chain_ran, 1) == i);
+    TASK_CHECK(&task_failed, bcl_current_task() == chain_links[i]);
+    if (i + 1 < CHAIN_LINKS) {
+        TASK_CHECK(&task_failed, bcl_spawn(&chain_links[i + 1], chain_link,
+                                           (void *)(i + 1)) == 0);
+        TASK_CHECK(&task_failed,
+                   bcl_spawn(&chain_victims[i], victim, NULL) == 0);
+        TASK_CHECK(&task_failed, bcl_cancel(chain_victims[i]) == 0);
+    } else {
+        TASK_CHECK(&task_failed, bcl_event_set(chain_done) == 0);
+    }
+    return (void *)(i * 3);
+}
+
+static void *
+chain_main(void *arg)
+{
+    (void)arg;
+    TASK_CHECK(&task_failed,
+               bcl_spawn(&chain_links[0], chain_link, (void *)0) == 0);
+    /* Wait for the end before joining: a join of an unstarted link would
+     * run it inline on our stack instead.  Link i's handle was stored by
+     * link i - 1, which ended first. */
+    TASK_CHECK(&task_failed, bcl_event_wait(chain_done) == 0);
+    for (uintptr_t i = 0; i < CHAIN_LINKS; i++) {
+        void *r = NULL;
+
+        TASK_CHECK(&task_failed, bcl_join(chain_links[i], &r) == 0);
+        TASK_CHECK(&task_failed, r == (void *)(i * 3));
+        if (i + 1 < CHAIN_LINKS) {
+            /* With two workers a thief may run a victim to its end before
+             * the cancel: then it ends normally (victim returns NULL). */
+            int rc;
+
+            r = (void *)0x1234;
+            rc = bcl_join(chain_victims[i], &r);
+            TASK_CHECK(&task_failed, rc == -ECANCELED ||
+                                         (rc == 0 && chain_workers > 1));
+            TASK_CHECK(&task_failed, r == NULL);
+        }
+    }
+    return NULL;
+}
+
+static int
+chain_hands_stack(unsigned workers)
+{
+    chain_workers = workers;
+    atomic_store(&chain_ran, 0);
+    atomic_store(&victims_ran, 0);
+    CHECK_EQ(bcl_event_new(&chain_done), 0);
+    CHECK_EQ(test_run_main(workers, chain_main, NULL, NULL), 0);
+    CHECK_EQ(bcl_event_free(chain_done), 0);
+    CHECK_EQ(atomic_load(&task_failed), 0);
+    CHECK_EQ(atomic_load(&chain_ran), CHAIN_LINKS);
+    if (workers == 1)
+        CHECK_EQ(atomic_load(&victims_ran), 0);
+    return 0;
+}
+
+int test_spawn_chain_hands_stack_w1(void) { return chain_hands_stack(1); }
+int test_spawn_chain_hands_stack_w2(void) { return chain_hands_stack(2); }
+
 /* --- started tasks may migrate; the library's per-thread state follows */
 
 #define MIGRANTS 64
