@@ -144,8 +144,9 @@ uint64_t bcl__now_ns(void);
 uint64_t bcl__coarse_now_ns(void);
 
 /* How far behind the coarse clock is trusted to be.  Above the lags seen
- * (measured here: > 8 ms in 1 read of 8,000); if it lags more, a due
- * timer waits for its worker's next pass through the scheduling loop. */
+ * (here: up to 8 ms on an idle machine, 18 ms under load); if it lags
+ * more, a due timer waits for its worker's next pass through the
+ * scheduling loop, at most INJECT_EVERY decisions away (worker.c). */
 #define BCL__COARSE_LAG_NS 50000000u
 
 /* Owner, between two tasks: whether the earliest timer (`due`, from
