@@ -253,8 +253,11 @@ queue_move(bcl_queue *q, bool put, void **items, size_t n, size_t *moved,
         rc = queue_move_some(q, put, items, n, moved);
         if (rc != -EAGAIN || deadline == 0)
             break; /* moved, closed, out of memory, or a try */
-        /* Only a single item pauses: a batch waits at once (above). */
-        if (n == 1 && bcl__spin_may_help() &&
+        /* Only a single item pauses: a batch waits at once (above).  And
+         * only before a first wait: a woken caller whose item was taken
+         * relinks at the front at once, so that no put can wake a waiter
+         * behind it meanwhile (queue.h: it keeps its place). */
+        if (n == 1 && !front && bcl__spin_may_help() &&
             (rc = queue_spin_move(q, put, items, n, moved)) != -EAGAIN)
             break;
         if ((rc = bcl__waiter_init(&entry->waiter)) != 0)
