@@ -64,26 +64,41 @@ yielder(void *arg)
     return NULL;
 }
 
+/* Spawn YIELDERS tasks running `task`, each told to yield `per_task`
+ * times (scaled), join them all; a task that returns non-NULL failed. */
+struct yield_run {
+    bcl_fn task;
+    uint64_t per_task;
+};
+
 static double
-yield_many_main(void *arg)
+yield_main(void *arg)
 {
-    uint64_t per_task = bench_scale(1000);
+    const struct yield_run *run = arg;
+    uint64_t per_task = bench_scale(run->per_task);
     bcl_task *tasks[YIELDERS];
     double start = bench_now();
+    int failed = 0;
 
-    (void)arg;
     for (int i = 0; i < YIELDERS; i++)
-        if (bcl_spawn(&tasks[i], yielder, (void *)(uintptr_t)per_task) != 0)
+        if (bcl_spawn(&tasks[i], run->task, (void *)(uintptr_t)per_task) != 0)
             return -1;
-    for (int i = 0; i < YIELDERS; i++)
-        bcl_join(tasks[i], NULL);
-    return (double)(YIELDERS * per_task) / (bench_now() - start);
+    for (int i = 0; i < YIELDERS; i++) {
+        void *r;
+
+        bcl_join(tasks[i], &r);
+        failed |= r != NULL;
+    }
+    return failed ? -1
+                  : (double)(YIELDERS * per_task) / (bench_now() - start);
 }
 
 static double
 yield_many(unsigned workers)
 {
-    return bench_in_loop(workers, yield_many_main, NULL);
+    struct yield_run run = { yielder, 1000 };
+
+    return bench_in_loop(workers, yield_main, &run);
 }
 
 /* --- yield_timeouts: 200 tasks each yield 10,000 times, each holding a
@@ -114,32 +129,11 @@ yielder_with_timeout(void *arg)
 }
 
 static double
-yield_timeouts_main(void *arg)
-{
-    uint64_t per_task = bench_scale(YIELDS_WITH_TIMEOUT);
-    bcl_task *tasks[YIELDERS];
-    double start = bench_now();
-    int failed = 0;
-
-    (void)arg;
-    for (int i = 0; i < YIELDERS; i++)
-        if (bcl_spawn(&tasks[i], yielder_with_timeout,
-                      (void *)(uintptr_t)per_task) != 0)
-            return -1;
-    for (int i = 0; i < YIELDERS; i++) {
-        void *r;
-
-        bcl_join(tasks[i], &r);
-        failed |= r != NULL;
-    }
-    return failed ? -1
-                  : (double)(YIELDERS * per_task) / (bench_now() - start);
-}
-
-static double
 yield_timeouts(unsigned workers)
 {
-    return bench_in_loop(workers, yield_timeouts_main, NULL);
+    struct yield_run run = { yielder_with_timeout, YIELDS_WITH_TIMEOUT };
+
+    return bench_in_loop(workers, yield_main, &run);
 }
 
 /* --- chained_spawn: each task spawns the next and exits --------------- */

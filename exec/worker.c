@@ -140,6 +140,18 @@ worker_finish_switch(struct bcl__worker *w)
 
 static void task_main(void *arg);
 
+/* An unstarted task whose cancellation was requested ends without
+ * running: true if t was so finished. */
+static bool
+worker_finish_if_cancelled(struct bcl__worker *w, struct bcl_task *t)
+{
+    if (!bcl__task_cancel_requested(t))
+        return false;
+    t->status = -ECANCELED;
+    bcl__task_finish(w, t);
+    return true;
+}
+
 /* Make t ready to be switched to, as the worker's current task: give an
  * unstarted task a stack, or finish it at once (cancelled before it
  * started, or no stack could be mapped: false). */
@@ -149,11 +161,8 @@ worker_prepare(struct bcl__worker *w, struct bcl_task *t)
     if (t->stack == NULL) {
         struct bcl__stack *s;
 
-        if (bcl__task_cancel_requested(t)) {
-            t->status = -ECANCELED;
-            bcl__task_finish(w, t);
+        if (worker_finish_if_cancelled(w, t))
             return false;
-        }
         s = bcl__stack_get(&w->stacks, &w->loop->stack_params);
         if (s == NULL) {
             t->status = -ENOMEM;
@@ -279,11 +288,8 @@ worker_run_next_here(struct bcl__worker *w, struct bcl_task *ended,
 
     while ((next = worker_pop_direct(w, BCL__SWITCH_EXIT)) != NULL &&
            next->stack == NULL) {
-        if (bcl__task_cancel_requested(next)) {
-            next->status = -ECANCELED;
-            bcl__task_finish(w, next);
+        if (worker_finish_if_cancelled(w, next))
             continue;
-        }
         next->stack = ended->stack;
         ended->stack = NULL;
         w->current = next;

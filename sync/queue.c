@@ -212,11 +212,12 @@ queue_move_rest(bcl_queue *q, bool put, void **items, size_t n,
  * about a microsecond (64 `pause`s) and retry once before suspending.
  * Waiting and being woken cost a list lock, a futex wake and, for a task,
  * a switch and a resume through the injection queue (for a thread, a
- * futex wait), more than the item takes to arrive.  One retry, not a polling loop: each poll pulls the ring's
- * lines away from the other core.  A task fed by tasks, and any batch,
- * waits at once: the wake pulls it to its waker's core, where a pause
- * would keep producers on one core and consumers on the other all run
- * long.  Measurements: docs/design.md, "Waiting a little". */
+ * futex wait), more than the item takes to arrive.  One retry, not a
+ * polling loop: each poll pulls the ring's lines away from the other
+ * core.  A task fed by tasks, and any batch, waits at once: the wake
+ * pulls it to its waker's core, where a pause would keep producers on one
+ * core and consumers on the other all run long.  Measurements:
+ * docs/design.md, "Waiting a little". */
 #define QUEUE_SPIN_PAUSES 64
 
 static int

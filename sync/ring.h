@@ -71,9 +71,9 @@ struct bcl__ring_slot {
  */
 struct bcl__ring {
     BCL__ALIGNED_CACHELINE _Atomic uint64_t head; /* consumers' position */
-    _Atomic uint64_t tail_seen; /* a tail a consumer read; relaxed */
+    _Atomic uint64_t tail_seen; /* a tail a consumer read; ring_seen_order */
     BCL__ALIGNED_CACHELINE _Atomic uint64_t tail; /* producers' | mark */
-    _Atomic uint64_t head_seen; /* a head a producer read; relaxed */
+    _Atomic uint64_t head_seen; /* a head a producer read; ring_seen_order */
     BCL__ALIGNED_CACHELINE uint64_t capacity;     /* immutable from here */
     uint64_t mark;    /* smallest power of two > capacity; the close bit */
     uint64_t one_lap; /* 2 * mark */
