@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """bench/driver.py - run boucle's benchmark suite side by side with its peers.
 
-For every workload and worker count, the implementations run interleaved,
-run by run (boucle, go, tokio, ..., then again), so that the drift of a
-shared machine hits all alike.  Each run is one process (boucle_bench
---workload, or a peer's <name>-bench, bench/peers/README.md); its peak RSS
-comes from wait4().  At the end: one Markdown table on stdout (median
-[min-max], peak RSS, boucle's ratio to each peer), every run in
+For every workload, the implementations and worker counts run
+interleaved, run by run (boucle, go, tokio, ... at one worker, the same
+at two, then again), so that the drift of a shared machine hits all
+alike.  Each run is one process (boucle_bench --workload, or a peer's
+<name>-bench, bench/peers/README.md); its peak RSS comes from wait4().
+At the end: one Markdown table on stdout (median [min-max], peak RSS,
+boucle's ratio to each peer), every run in
 bench/results/<date>-<host>.json, and gnuplot plots beside it.
 
 Usage (bench/run builds everything and calls this):
@@ -335,21 +336,21 @@ def main():
             versions[impl] = package_version(pkg)
 
     runs = []
-    total = sum(len(counts) for _ in workloads)
-    step = 0
-    for w in workloads:
+    for step, w in enumerate(workloads, 1):
         nruns = w["runs"] or args.runs
-        for n in counts:
-            step += 1
-            # boucle-only measurements (runs fixed by the case) skip peers.
-            mine = ["boucle"] if w["runs"] else impls
-            unsupported, slow = set(), set()
-            for k in range(nruns):
+        # boucle-only measurements (runs fixed by the case) skip peers.
+        mine = ["boucle"] if w["runs"] else impls
+        unsupported, slow = set(), set()  # of (impl, workers)
+        for k in range(nruns):
+            # The worker counts alternate within a round too, so that
+            # boucle's scaling (one worker against two) compares runs
+            # taken seconds apart, not a whole workload apart.
+            for n in counts:
                 for impl in mine:
-                    if impl in unsupported or impl in slow:
+                    if (impl, n) in unsupported or (impl, n) in slow:
                         continue
-                    log(f"[{step}/{total}] {w['name']} workers={n} "
-                        f"run {k + 1}/{nruns}: {impl}")
+                    log(f"[{step}/{len(workloads)}] {w['name']} "
+                        f"workers={n} run {k + 1}/{nruns}: {impl}")
                     if impl == "boucle":
                         argv = [args.boucle, "--workload", w["name"],
                                 "--workers", str(n)]
@@ -361,10 +362,10 @@ def main():
                     status, value, rss = run_once(argv, env)
                     elapsed = time.monotonic() - began
                     if status == "unsupported":
-                        unsupported.add(impl)
+                        unsupported.add((impl, n))
                     elif elapsed > SLOW_RUN:
                         log(f"  {impl} took over {SLOW_RUN} s: one run only")
-                        slow.add(impl)
+                        slow.add((impl, n))
                     runs.append({"workload": w["name"], "unit": w["unit"],
                                  "workers": n, "impl": impl, "run": k + 1,
                                  "status": status, "value": value,
