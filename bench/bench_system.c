@@ -1,7 +1,7 @@
 /*
- * bench/bench_system.c - whole-system costs: CPU used by an idle loop,
- * and capacity (10^6 tasks suspended at once: RSS per task, time to
- * resume them all).
+ * bench/bench_system.c - whole-system costs: CPU used by an idle loop and
+ * by a loop fed a trickle of items from a plain thread, and capacity
+ * (10^6 tasks suspended at once: RSS per task, time to resume them all).
  */
 #include "bench/bench.h"
 
@@ -52,6 +52,76 @@ idle_cpu(unsigned workers)
     pthread_join(thread, NULL);
     bcl_loop_free(loop);
     return 100.0 * cpu / wall;
+}
+
+/* --- a trickle: % of one core while a plain thread feeds one task ------ */
+
+/*
+ * A plain thread (an I/O thread, say) puts an item on a queue every 20 us
+ * or so (nanosleep's own lateness comes on top); one task takes them.
+ * The loop could go much faster, so what counts is the CPU it burns
+ * between items: searching, parking, waking.  The feeder's share is
+ * included; it does the same work whatever the loop does.
+ */
+#define TRICKLE_GAP_NS 20000
+
+struct trickle {
+    bcl_queue *q;
+    uint64_t n;
+};
+
+static void *
+trickle_feed(void *arg)
+{
+    struct trickle *tr = arg;
+    struct timespec gap = { 0, TRICKLE_GAP_NS };
+
+    for (uint64_t i = 1; i <= tr->n; i++) {
+        nanosleep(&gap, NULL);
+        if (bcl_queue_put(tr->q, (void *)(uintptr_t)i) != 0)
+            break; /* closed: the taker failed */
+    }
+    return NULL;
+}
+
+static double
+trickle_take(void *arg)
+{
+    struct trickle *tr = arg;
+    uint64_t sum = 0;
+
+    for (uint64_t i = 0; i < tr->n; i++) {
+        void *item;
+
+        if (bcl_queue_get(tr->q, &item) != 0)
+            return -1;
+        sum += (uintptr_t)item;
+    }
+    return sum == tr->n * (tr->n + 1) / 2 ? 0 : -1;
+}
+
+static double
+trickle_cpu(unsigned workers)
+{
+    struct trickle tr = { NULL, bench_scale(20000) };
+    pthread_t feeder;
+    double cpu0, wall0, taken;
+
+    if (bcl_queue_new(&tr.q, 1024) != 0)
+        return -1;
+    cpu0 = cpu_seconds();
+    wall0 = bench_now();
+    if (pthread_create(&feeder, NULL, trickle_feed, &tr) != 0) {
+        bcl_queue_free(tr.q);
+        return -1;
+    }
+    taken = bench_in_loop(workers, trickle_take, &tr);
+    bcl_queue_close(tr.q); /* lets the feeder end if the taker failed */
+    pthread_join(feeder, NULL);
+    bcl_queue_free(tr.q);
+    if (taken < 0)
+        return -1;
+    return 100.0 * (cpu_seconds() - cpu0) / (bench_now() - wall0);
 }
 
 /* --- capacity: 10^6 tasks parked at once ------------------------------ */
@@ -138,6 +208,7 @@ capacity_resume(unsigned workers)
 
 const struct bench_case bench_system_cases[] = {
     { "idle_cpu", "% of a core", idle_cpu, false, 1 },
+    { "trickle_cpu", "% of a core", trickle_cpu, false, 3 },
     { "parked_1m_rss", "KiB per task", capacity_rss, false, 1 },
     { "parked_1m_resume", "tasks/s", capacity_resume, true, 1 },
 };

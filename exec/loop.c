@@ -74,14 +74,14 @@ bcl__loop_has_work(struct bcl_loop *loop, struct bcl__worker *self)
     return false;
 }
 
-/* Any task queued anywhere, sticky or not (between runs). */
-static bool
-loop_has_queued(struct bcl_loop *loop)
+bool
+bcl__loop_has_queued(struct bcl_loop *loop, struct bcl__worker *except)
 {
     if (!bcl__inject_empty(&loop->inject))
         return true;
     for (unsigned i = 0; i < loop->nworkers; i++)
-        if (bcl__deque_size_hint(&loop->workers[i].dq) > 0)
+        if (&loop->workers[i] != except &&
+            bcl__deque_size_hint(&loop->workers[i].dq) > 0)
             return true;
     return false;
 }
@@ -375,7 +375,7 @@ loop_drain(struct bcl_loop *loop)
     loop_start(loop);
     for (;;) {
         loop_wait_all_parked(loop);
-        if (!loop_has_queued(loop))
+        if (!bcl__loop_has_queued(loop, NULL))
             break;
         loop_wake_for_queued(loop);
     }

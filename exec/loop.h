@@ -88,4 +88,8 @@ bcl__loop_running(struct bcl_loop *loop)
  * the backlog (park.h). */
 bool bcl__loop_has_work(struct bcl_loop *loop, struct bcl__worker *self);
 
+/* True if any task looks queued, sticky or not, in the injection queue
+ * or in a deque other than except's (NULL: every deque). */
+bool bcl__loop_has_queued(struct bcl_loop *loop, struct bcl__worker *except);
+
 #endif /* BCL_EXEC_LOOP_H */

@@ -459,8 +459,28 @@ bcl__park_found_work(struct bcl__worker *w)
     w->spinning = false;
     /* seq_cst: the last searcher to stop must see parkers (W3 again). */
     if (atomic_fetch_sub_explicit(&loop->park.nspinning, 1,
-                                  memory_order_seq_cst) == 1)
+                                  memory_order_seq_cst) != 1)
+        return;
+    /* While we searched, wakers skipped their wake-ups (W3 saw us); we
+     * take one task, so wake another worker for the rest -- if there is
+     * a rest.  Nothing else queued: nobody is woken only to spin and park
+     * again (a plain thread feeding one task would keep the other worker
+     * busy doing that, beside the thread).  seq_cst fence: our decrement
+     * before the loads below, as P2/P3: a waker that read our 1 at W3
+     * published its work before its W2 fence, so we see that work. */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (bcl__loop_has_queued(loop, w))
         bcl__park_wake_one(loop);
+}
+
+bool
+bcl__park_loop_quiet(struct bcl_loop *loop)
+{
+    /* relaxed: a heuristic (park.h). */
+    return atomic_load_explicit(&loop->park.nidle, memory_order_relaxed) +
+               atomic_load_explicit(&loop->park.nspinning,
+                                    memory_order_relaxed) >=
+           loop->nworkers;
 }
 
 bool

@@ -122,6 +122,11 @@ void bcl__park_wake_all(struct bcl_loop *loop);
  * searcher, wake another worker to look for the rest. */
 void bcl__park_found_work(struct bcl__worker *w);
 
+/* Is no worker running a task -- every one parked or searching?  A
+ * relaxed heuristic (worker.c's adaptive search grace): a stale answer
+ * only makes a grace shorter or longer once. */
+bool bcl__park_loop_quiet(struct bcl_loop *loop);
+
 /* May this worker start spinning (steal)?  Caps searchers at half the
  * busy workers, as Go does; counts the worker in when it says yes. */
 bool bcl__park_try_spin(struct bcl__worker *w);

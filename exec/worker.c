@@ -35,11 +35,19 @@ static __thread struct bcl__worker *tls_worker
 /* Passes over all victims before a spinning worker parks. */
 #define STEAL_ROUNDS 4u
 /* A searcher (a woken or spinning worker) that finds nothing keeps
- * looking this long before it parks.  While it does, new work wakes
- * nobody (park.h, W3): a stream of spawns or resumes arriving every few
- * microseconds costs no futex wake-up each.  Bounded: an idle loop still
- * parks within this time. */
-#define SEARCH_GRACE_NS 16000u
+ * looking for a while (its grace) before it parks.  While it does, new
+ * work wakes nobody (park.h, W3): a stream of spawns or resumes arriving
+ * every few microseconds costs no futex wake-up each.  Adaptive, per
+ * worker: a grace that began as the worker's work ran out and ended with
+ * work found doubles the next one, up to the maximum; one that ran out
+ * while no worker ran a task halves it, down to the minimum -- then only
+ * a plain thread or another loop could have brought work, and one that
+ * does so every 50 us or more (a trickle) is not spun for 16 us each
+ * time.  While another worker runs tasks, the grace stays: its spawns
+ * and resumes wake nobody while we search.  Bounded either way: an idle
+ * loop parks within the maximum. */
+#define SEARCH_GRACE_MAX_NS 16000u
+#define SEARCH_GRACE_MIN_NS 1000u
 /* Pauses (ck_pr_stall, ~20 ns each on the benchmark machine) between two
  * passes of a searcher: the first gap is short, so work that appears
  * just after a wake-up is found at once; it doubles up to the maximum,
@@ -355,7 +363,7 @@ worker_steal(struct bcl__worker *w)
      * woke): stealing it would only move the work to another core.  Later
      * in the grace, take it (its owner may be busy for long). */
     bool take_lone = w->search_until == 0 ||
-                     bcl__now_ns() + SEARCH_GRACE_NS / 2 >= w->search_until;
+                     bcl__now_ns() + w->grace_ns / 2 >= w->search_until;
 
     for (unsigned round = 0; round < STEAL_ROUNDS; round++) {
         unsigned start = bcl__rand_below(&w->rng, n);
@@ -446,11 +454,13 @@ worker_expire_timers(struct bcl__worker *w)
     }
 }
 
-/* A search grace starts: searching until now + SEARCH_GRACE_NS. */
+/* A search grace starts: searching until now + grace_ns.  after_run: the
+ * worker's own work just ran out (else it was just woken or unparked). */
 static void
-worker_grace_start(struct bcl__worker *w, uint64_t now)
+worker_grace_start(struct bcl__worker *w, uint64_t now, bool after_run)
 {
-    w->search_until = now + SEARCH_GRACE_NS;
+    w->search_until = now + w->grace_ns;
+    w->grace_after_run = after_run;
     w->search_pauses = SEARCH_PAUSES_FIRST;
 }
 
@@ -467,8 +477,14 @@ worker_keep_searching(struct bcl__worker *w)
     }
     now = bcl__now_ns();
     if (w->search_until == 0)
-        worker_grace_start(w, now);
+        worker_grace_start(w, now, true);
     if (now >= w->search_until) {
+        /* Spun for nothing in a quiet loop: shorter next time.  (A
+         * woken worker's grace says nothing about the gaps between its
+         * own tasks.) */
+        if (w->grace_after_run && w->grace_ns > SEARCH_GRACE_MIN_NS &&
+            bcl__park_loop_quiet(w->loop))
+            w->grace_ns /= 2;
         w->search_until = 0;
         return false;
     }
@@ -508,6 +524,7 @@ worker_main(void *arg)
     struct bcl_loop *loop = w->loop;
 
     tls_worker = w;
+    w->grace_ns = SEARCH_GRACE_MAX_NS;
     bcl__fiber_init_thread(&w->sched);
     w->altstack = bcl__signal_altstack_enter();
     if (loop->flags & BCL_PIN_WORKERS)
@@ -536,10 +553,15 @@ worker_main(void *arg)
                 bcl__park(w);
                 /* Woken (or found work at P4): a search grace starts. */
                 if (w->spinning)
-                    worker_grace_start(w, bcl__now_ns());
+                    worker_grace_start(w, bcl__now_ns(), false);
             }
             continue;
         }
+        /* Found while a grace lasted that began as work ran out: the
+         * spin paid (a futex wait and a wake saved); longer next time. */
+        if (w->search_until != 0 && w->grace_after_run &&
+            w->grace_ns < SEARCH_GRACE_MAX_NS)
+            w->grace_ns *= 2;
         w->search_until = 0;
         bcl__park_found_work(w);
         worker_run(w, t);

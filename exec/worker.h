@@ -15,7 +15,7 @@
  *   5. stealing from random victims, if allowed to spin (park.h); early in
  *      a search grace a victim's only task is left to its owner;
  *   6. a searcher that found nothing keeps searching for a short grace
- *      (worker.c, SEARCH_GRACE_NS), then parks.
+ *      (1-16 us, adaptive: worker.c, SEARCH_GRACE_MAX_NS), then parks.
  *
  * A task that switches out while steps 2 and 3 have a task, and the loop
  * nothing of its own to do, switches straight to that task (worker.c,
@@ -83,6 +83,8 @@ struct bcl__worker {
     struct bcl_task *switched_from;
     bool spinning;                 /* owner: counted in park.nspinning */
     uint64_t search_until;         /* owner: end of a searcher's grace, ns */
+    uint32_t grace_ns;             /* owner: length of its next grace */
+    bool grace_after_run;          /* owner: that grace began as work ran out */
     unsigned search_pauses;        /* owner: back-off before its next pass */
     struct bcl__rand rng;          /* owner */
     struct bcl__stack_pool stacks; /* owner */

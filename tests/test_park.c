@@ -115,6 +115,54 @@ test_park_spawns_reach_parked_worker(void)
     return 0;
 }
 
+/* --- the last searcher wakes a worker for what is left --------------- */
+
+/* Each round, with both workers parked, a plain thread spawns two tasks
+ * that wait for each other, blocking their threads: both must run at
+ * once.  The first spawn wakes one worker; the second usually finds that
+ * worker searching and wakes nobody (W3).  The worker takes one task from
+ * the injection queue, and only its found-work wake -- which it makes if
+ * its look sees the other task still queued -- brings the second worker.
+ * Hangs if that look misses it. */
+#define PAIR_ROUNDS 5000
+
+static void *
+rendezvous(void *arg)
+{
+    atomic_uint *arrived = arg;
+
+    atomic_fetch_add(arrived, 1);
+    while (atomic_load(arrived) < 2)
+        sched_yield(); /* blocks this worker's thread, on purpose */
+    return NULL;
+}
+
+int
+test_park_last_searcher_wakes_for_rest(void)
+{
+    bcl_config cfg = { .workers = 2 };
+    bcl_loop *loop;
+    pthread_t runner;
+
+    CHECK_EQ(bcl_loop_new(&loop, &cfg), 0);
+    CHECK_EQ(pthread_create(&runner, NULL, test_serve_forever, loop), 0);
+    for (int i = 0; i < PAIR_ROUNDS; i++) {
+        atomic_uint arrived = 0;
+        bcl_task *a, *b;
+
+        wait_all_parked(loop);
+        CHECK_EQ(bcl_spawn_on(loop, &a, rendezvous, &arrived), 0);
+        CHECK_EQ(bcl_spawn_on(loop, &b, rendezvous, &arrived), 0);
+        CHECK_EQ(bcl_join(a, NULL), 0);
+        CHECK_EQ(bcl_join(b, NULL), 0);
+        CHECK_EQ(atomic_load(&arrived), 2);
+    }
+    CHECK_EQ(bcl_stop(loop), 0);
+    pthread_join(runner, NULL);
+    CHECK_EQ(bcl_loop_free(loop), 0);
+    return 0;
+}
+
 /* --- sticky tasks behind a stuck worker ------------------------------ */
 
 /* Each round the runner resumes tasks onto its own deque -- sticky, as
