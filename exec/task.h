@@ -106,8 +106,9 @@ struct bcl_task {
  * freed with free().
  */
 
-/* A zeroed record for a task of `loop`; w is the calling worker or NULL.
- * NULL when out of memory. */
+/* A record for a task of `loop`, its fields left as they were except
+ * from_slab (task.c's task_new sets the others); w is the calling worker
+ * or NULL.  NULL when out of memory. */
 struct bcl_task *bcl__task_alloc(struct bcl_loop *loop, struct bcl__worker *w);
 /* Give back a record; w is the calling worker or NULL. */
 void bcl__task_free(struct bcl__worker *w, struct bcl_task *t);
