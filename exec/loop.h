@@ -60,8 +60,8 @@ struct bcl_loop {
     _Atomic uint32_t shutdown;
     /* Tasks spawned from outside the workers (for bcl_loop_free). */
     _Atomic uint64_t outside_created;
-    /* Threads outside the workers inside bcl__task_schedule for this
-     * loop (task.c); bcl_loop_free waits for 0. */
+    /* Threads outside the workers queueing a task of this loop (task.c,
+     * task_schedule); bcl_loop_free waits for 0. */
     _Atomic uint32_t outside_scheduling;
     /* Round robin over workers for timers armed from outside (time.c). */
     _Atomic uint32_t timer_turn;

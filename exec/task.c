@@ -101,11 +101,15 @@ bcl__task_cancel_requested(const struct bcl_task *t)
     return bcl__task_cancel_flagged(t);
 }
 
-/* `resumed` is a constant in each caller below. */
-static inline int
-task_schedule(struct bcl_task *t, bool resumed)
+/* Queue t: on the calling worker w's deque if w serves t's loop, else
+ * (or if the deque cannot grow) through the injection queue, which
+ * cannot fail; wake a worker if needed.  A task that has run (`resumed`)
+ * is queued sticky (park.h); one that has not, plain.  w is
+ * bcl__worker_current() (or NULL), read once by the caller; `resumed` is
+ * a constant in each caller below. */
+static inline void
+task_schedule(struct bcl__worker *w, struct bcl_task *t, bool resumed)
 {
-    struct bcl__worker *w = bcl__worker_current();
     struct bcl_loop *loop = t->loop;
     bool inside = w != NULL && w->loop == loop;
 
@@ -121,12 +125,12 @@ task_schedule(struct bcl_task *t, bool resumed)
         if (queued < 0)
             bcl__inject_push(&loop->inject, t);
         if (loop->nworkers == 1)
-            return 0; /* the one worker is us, running: nobody to wake */
+            return; /* the one worker is us, running: nobody to wake */
         if (resumed && queued > 0 && queued < BCL__STICKY_BACKLOG)
             bcl__park_wake_sticky(loop);
         else
             bcl__park_wake_one(loop);
-        return 0;
+        return;
     }
     /* From outside the loop's workers (a plain thread putting on a queue,
      * another loop): once t is published it may run, end the run, and the
@@ -141,19 +145,12 @@ task_schedule(struct bcl_task *t, bool resumed)
      * acquire. */
     atomic_fetch_sub_explicit(&loop->outside_scheduling, 1,
                               memory_order_release);
-    return 0;
-}
-
-int
-bcl__task_schedule(struct bcl_task *t)
-{
-    return task_schedule(t, false);
 }
 
 void
 bcl__task_resume(struct bcl_task *t)
 {
-    task_schedule(t, true);
+    task_schedule(bcl__worker_current(), t, true);
 }
 
 void
@@ -219,21 +216,27 @@ task_new(struct bcl__worker *w, struct bcl_loop *loop, bool handle,
     return t;
 }
 
-int
-bcl_spawn_on(bcl_loop *loop, bcl_task **out, bcl_fn fn, void *arg)
+/* Both spawns; w is the caller's bcl__worker_current(). */
+static int
+task_spawn(struct bcl__worker *w, bcl_loop *loop, bcl_task **out, bcl_fn fn,
+           void *arg)
 {
-    struct bcl__worker *w;
-    struct bcl_task *t;
+    struct bcl_task *t = task_new(w, loop, out != NULL, fn, arg);
 
-    if (loop == NULL || fn == NULL)
-        return -EINVAL;
-    w = bcl__worker_current();
-    t = task_new(w, loop, out != NULL, fn, arg);
     if (t == NULL)
         return -ENOMEM;
     if (out != NULL)
         *out = t;
-    return bcl__task_schedule(t);
+    task_schedule(w, t, false);
+    return 0;
+}
+
+int
+bcl_spawn_on(bcl_loop *loop, bcl_task **out, bcl_fn fn, void *arg)
+{
+    if (loop == NULL || fn == NULL)
+        return -EINVAL;
+    return task_spawn(bcl__worker_current(), loop, out, fn, arg);
 }
 
 int
@@ -245,7 +248,7 @@ bcl_spawn(bcl_task **out, bcl_fn fn, void *arg)
         return -EINVAL;
     if (w == NULL || w->current == NULL)
         return -EPERM;
-    return bcl_spawn_on(w->loop, out, fn, arg);
+    return task_spawn(w, w->loop, out, fn, arg);
 }
 
 int

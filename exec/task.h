@@ -113,15 +113,11 @@ struct bcl_task *bcl__task_alloc(struct bcl_loop *loop, struct bcl__worker *w);
 /* Give back a record; w is the calling worker or NULL. */
 void bcl__task_free(struct bcl__worker *w, struct bcl_task *t);
 
-/* Queue a task that has not run yet: on the calling worker's
- * deque if it serves the task's loop, else (or if the deque cannot grow)
- * through the injection queue, which cannot fail; wakes a worker if
- * needed.  Returns 0.  (A task that has run is queued by
- * bcl__task_resume, sticky: park.h.) */
-int bcl__task_schedule(struct bcl_task *t);
-
 /* Queue a task whose wait a resolver ended while it was parked (the
- * resolver owns it now: wait word above), sticky.  Any thread. */
+ * resolver owns it now: wait word above), sticky: on the calling
+ * worker's deque if it serves the task's loop, else through the
+ * injection queue.  Any thread.  (Spawns queue new tasks the same way,
+ * unmarked: task.c.) */
 void bcl__task_resume(struct bcl_task *t);
 
 /* The task has ended (status already set): publish DONE and act on the
