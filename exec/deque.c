@@ -92,6 +92,33 @@ deque_unmark(void *stored)
     return (void *)((uintptr_t)stored & ~DEQUE_MARK);
 }
 
+/* Store at b and publish: the tail of a push. */
+static inline int64_t
+deque_publish(struct bcl__deque *dq, struct bcl__deque_array *a,
+              void *stored, int64_t t, int64_t b)
+{
+    /* relaxed: published by the release store of bottom just below. */
+    atomic_store_explicit(&a->slots[b & a->mask], stored,
+                          memory_order_relaxed);
+    /* release: a thief whose acquire load of bottom (in steal()) sees b+1
+     * also sees the item stored above and everything the caller wrote
+     * into it before pushing. */
+    atomic_store_explicit(&dq->bottom, b + 1, memory_order_release);
+    return b + 1 - t;
+}
+
+/* A push into a full array: grow it first.  Out of line (a tail call),
+ * so that the common path saves no registers. */
+static __attribute__((noinline)) int64_t
+deque_push_grow(struct bcl__deque *dq, struct bcl__deque_array *a,
+                void *stored, int64_t t, int64_t b)
+{
+    a = deque_grow(dq, a, t, b);
+    if (a == NULL)
+        return -ENOMEM;
+    return deque_publish(dq, a, stored, t, b);
+}
+
 /* The push, of the value to store (the item, marked or not). */
 static inline int64_t
 deque_push(struct bcl__deque *dq, void *stored)
@@ -104,19 +131,9 @@ deque_push(struct bcl__deque *dq, void *stored)
      * only after that steal read it; pairs with the CAS in steal(). */
     int64_t t = atomic_load_explicit(&dq->top, memory_order_acquire);
 
-    if (bcl__unlikely(b - t > a->mask)) {
-        a = deque_grow(dq, a, t, b);
-        if (a == NULL)
-            return -ENOMEM;
-    }
-    /* relaxed: published by the release store of bottom just below. */
-    atomic_store_explicit(&a->slots[b & a->mask], stored,
-                          memory_order_relaxed);
-    /* release: a thief whose acquire load of bottom (in steal()) sees b+1
-     * also sees the item stored above and everything the caller wrote
-     * into it before pushing. */
-    atomic_store_explicit(&dq->bottom, b + 1, memory_order_release);
-    return b + 1 - t;
+    if (bcl__unlikely(b - t > a->mask))
+        return deque_push_grow(dq, a, stored, t, b);
+    return deque_publish(dq, a, stored, t, b);
 }
 
 int64_t
