@@ -91,19 +91,17 @@ struct bcl__spinlock {
     _Atomic uint32_t held;
 };
 
+/* The lock was held: spin until we take it (exec/lock.c).  Out of line,
+ * so that an uncontended lock costs its caller no saved registers. */
+void bcl__spinlock_contended(struct bcl__spinlock *l);
+
 static inline void
 bcl__spinlock_lock(struct bcl__spinlock *l)
 {
-    struct bcl__spin spin;
-
-    bcl__spin_init(&spin);
     /* acquire: pairs with the release in bcl__spinlock_unlock, so the
      * previous holder's writes are visible in our critical section. */
-    while (atomic_exchange_explicit(&l->held, 1, memory_order_acquire)) {
-        /* relaxed: only a hint to retry the exchange. */
-        while (atomic_load_explicit(&l->held, memory_order_relaxed))
-            bcl__spin_once(&spin);
-    }
+    if (atomic_exchange_explicit(&l->held, 1, memory_order_acquire))
+        bcl__spinlock_contended(l);
 }
 
 static inline void

@@ -1,7 +1,24 @@
 /*
- * exec/lock.c - the contended half of bcl__lock (protocol in lock.h).
+ * exec/lock.c - the contended halves of bcl__lock (protocol in lock.h)
+ * and of bcl__spinlock (base.h).
  */
 #include "lock.h"
+
+#include "base.h"
+
+void
+bcl__spinlock_contended(struct bcl__spinlock *l)
+{
+    struct bcl__spin spin;
+
+    bcl__spin_init(&spin);
+    do {
+        /* relaxed: only a hint to retry the exchange. */
+        while (atomic_load_explicit(&l->held, memory_order_relaxed))
+            bcl__spin_once(&spin);
+        /* acquire: as in bcl__spinlock_lock. */
+    } while (atomic_exchange_explicit(&l->held, 1, memory_order_acquire));
+}
 
 void
 bcl__lock_contended(struct bcl__lock *l, uint32_t add)

@@ -146,19 +146,15 @@ heap_remove(struct bcl__timer_heap *h, struct bcl__timer_node *node)
     atomic_store_explicit(&node->heap, NULL, memory_order_release);
 }
 
-static int
+static int heap_push_grow(struct bcl__timer_heap *h,
+                          struct bcl__timer_node *node, uint64_t deadline);
+
+static inline int
 heap_push(struct bcl__timer_heap *h, struct bcl__timer_node *node,
           uint64_t deadline)
 {
-    if (h->n == h->cap) {
-        uint32_t cap = h->cap ? h->cap * 2 : HEAP_FIRST_CAP;
-        struct bcl__timer_slot *slots = realloc(h->slots,
-                                                cap * sizeof *slots);
-        if (slots == NULL)
-            return -ENOMEM;
-        h->slots = slots;
-        h->cap = cap;
-    }
+    if (h->n == h->cap)
+        return heap_push_grow(h, node, deadline);
     node->deadline = deadline;
     node->state = BCL__TIMER_ARMED;
     /* relaxed: under the lock; see bcl__timer_disarm. */
@@ -167,6 +163,22 @@ heap_push(struct bcl__timer_heap *h, struct bcl__timer_node *node,
     heap_sift_up(h, node->slot);
     heap_update_earliest(h);
     return 0;
+}
+
+/* A push into a full array: grow it first.  Out of line (a tail call),
+ * so that the common push saves no registers. */
+static __attribute__((noinline)) int
+heap_push_grow(struct bcl__timer_heap *h, struct bcl__timer_node *node,
+               uint64_t deadline)
+{
+    uint32_t cap = h->cap ? h->cap * 2 : HEAP_FIRST_CAP;
+    struct bcl__timer_slot *slots = realloc(h->slots, cap * sizeof *slots);
+
+    if (slots == NULL)
+        return -ENOMEM;
+    h->slots = slots;
+    h->cap = cap;
+    return heap_push(h, node, deadline);
 }
 
 /* --- the node protocol -------------------------------------------------- */
