@@ -358,17 +358,15 @@ bcl_queue_put(bcl_queue *q, void *item)
     return bcl_queue_put_timeout(q, item, BCL_FOREVER);
 }
 
-int
-bcl_queue_put_timeout(bcl_queue *q, void *item, uint64_t ns)
+/* A single put past the fast path: hand-off, the ring's full try, wait. */
+static __attribute__((noinline)) int
+queue_put(bcl_queue *q, void *item, uint64_t ns)
 {
     size_t moved;
 
-    if (q == NULL)
-        return -EINVAL;
     if (bcl__unlikely(bcl__waitlist_has_waiters(&q->getters)) &&
         queue_hand_off(q, item))
         return 0;
-    /* Fast path inline: a bounded ring with room and nobody waiting. */
     if (q->capacity != 0 &&
         bcl__likely(bcl__ring_try_put(&q->items.ring, item) ==
                     BCL__RING_OK)) {
@@ -376,6 +374,45 @@ bcl_queue_put_timeout(bcl_queue *q, void *item, uint64_t ns)
         return 0;
     }
     return queue_move(q, true, &item, 1, &moved, queue_deadline(ns));
+}
+
+/* A single get past the fast path: the ring's full try, then wait. */
+static __attribute__((noinline)) int
+queue_get(bcl_queue *q, void **item, uint64_t ns)
+{
+    size_t moved;
+
+    if (q->capacity != 0 &&
+        bcl__likely(bcl__ring_try_get(&q->items.ring, item) ==
+                    BCL__RING_OK)) {
+        queue_wake(&q->putters, 1);
+        return 0;
+    }
+    return queue_move(q, false, item, 1, &moved, queue_deadline(ns));
+}
+
+/*
+ * The fast paths of put and get: a bounded ring that is neither full nor
+ * empty, and nobody waiting on the other side before the move.  One
+ * attempt at the ring (bcl__ring_put_once), no loop and no call but the
+ * wake-up, so they save no registers; anything else -- including a race
+ * lost to another caller -- is a tail call to queue_put / queue_get,
+ * which start over.  The order is the slow path's: a put looks for
+ * waiting getters (to hand off, first in line), claims with its seq_cst
+ * CAS, then loads the getters' count (the handshake in the top comment).
+ */
+int
+bcl_queue_put_timeout(bcl_queue *q, void *item, uint64_t ns)
+{
+    if (q == NULL)
+        return -EINVAL;
+    if (bcl__likely(q->capacity != 0 &&
+                    !bcl__waitlist_has_waiters(&q->getters) &&
+                    bcl__ring_put_once(&q->items.ring, item))) {
+        queue_wake(&q->getters, 1);
+        return 0;
+    }
+    return queue_put(q, item, ns);
 }
 
 int
@@ -387,17 +424,14 @@ bcl_queue_get(bcl_queue *q, void **item)
 int
 bcl_queue_get_timeout(bcl_queue *q, void **item, uint64_t ns)
 {
-    size_t moved;
-
     if (q == NULL || item == NULL)
         return -EINVAL;
-    if (q->capacity != 0 &&
-        bcl__likely(bcl__ring_try_get(&q->items.ring, item) ==
-                    BCL__RING_OK)) {
+    if (bcl__likely(q->capacity != 0 &&
+                    bcl__ring_get_once(&q->items.ring, item))) {
         queue_wake(&q->putters, 1);
         return 0;
     }
-    return queue_move(q, false, item, 1, &moved, queue_deadline(ns));
+    return queue_get(q, item, ns);
 }
 
 int

@@ -112,6 +112,84 @@ bcl__ring_next(const struct bcl__ring *r, uint64_t pos)
     return (pos & ~(r->one_lap - 1)) + r->one_lap;
 }
 
+/* The slot at *tail is free in this lap (its stamp == *tail): claim it
+ * and fill it.  False if another producer moved tail first; *tail then
+ * holds the new value. */
+static inline bool
+ring_claim_put(struct bcl__ring *r, struct bcl__ring_slot *slot,
+               uint64_t *tail, void *item)
+{
+    /* seq_cst: claims the slot; the waiter handshake orders this before
+     * the caller's load of the getters' count. */
+    if (!atomic_compare_exchange_weak_explicit(&r->tail, tail,
+                                               bcl__ring_next(r, *tail),
+                                               memory_order_seq_cst,
+                                               memory_order_relaxed))
+        return false;
+    slot->item = item;
+    /* release: publishes the item; pairs with the acquire stamp load in
+     * bcl__ring_try_get() and bcl__ring_get_once(). */
+    atomic_store_explicit(&slot->stamp, *tail + 1, memory_order_release);
+    return true;
+}
+
+/* The item at *head is written (its stamp == *head + 1): claim it and
+ * read it.  False if another consumer moved head first; *head then holds
+ * the new value. */
+static inline bool
+ring_claim_get(struct bcl__ring *r, struct bcl__ring_slot *slot,
+               uint64_t *head, void **item)
+{
+    /* seq_cst: claims the item; the putters' handshake orders this before
+     * the caller's load of the putters' count. */
+    if (!atomic_compare_exchange_weak_explicit(&r->head, head,
+                                               bcl__ring_next(r, *head),
+                                               memory_order_seq_cst,
+                                               memory_order_relaxed))
+        return false;
+    *item = slot->item;
+    /* release: our read of the item is done before the next lap's
+     * producer (acquire stamp load) reuses the slot. */
+    atomic_store_explicit(&slot->stamp, *head + r->one_lap,
+                          memory_order_release);
+    return true;
+}
+
+/*
+ * One attempt, for a caller's inline fast path: true if the item went in
+ * (got out); false if the slot is not ready -- full, empty, closed, a
+ * claimed slot still being written or read -- or another caller claimed
+ * first.  False changes nothing: the caller then asks bcl__ring_try_put
+ * (try_get), which decides.  No loop and no call, so the caller's fast
+ * path needs no saved registers (the queue's put and get).
+ */
+static inline bool
+bcl__ring_put_once(struct bcl__ring *r, void *item)
+{
+    /* relaxed: only a guess; the slot's stamp and the CAS validate it. */
+    uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    struct bcl__ring_slot *slot = &r->slots[tail & (r->mark - 1)];
+
+    /* acquire: as in bcl__ring_try_put.  A closed tail (mark bit) never
+     * equals a stamp. */
+    return atomic_load_explicit(&slot->stamp, memory_order_acquire) ==
+               tail &&
+           ring_claim_put(r, slot, &tail, item);
+}
+
+static inline bool
+bcl__ring_get_once(struct bcl__ring *r, void **item)
+{
+    /* relaxed: a guess, validated by the stamp and the CAS. */
+    uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    struct bcl__ring_slot *slot = &r->slots[head & (r->mark - 1)];
+
+    /* acquire: as in bcl__ring_try_get. */
+    return atomic_load_explicit(&slot->stamp, memory_order_acquire) ==
+               head + 1 &&
+           ring_claim_get(r, slot, &head, item);
+}
+
 static inline enum bcl__ring_status
 bcl__ring_try_put(struct bcl__ring *r, void *item)
 {
@@ -128,22 +206,12 @@ bcl__ring_try_put(struct bcl__ring *r, void *item)
             return BCL__RING_CLOSED;
         slot = &r->slots[tail & (r->mark - 1)];
         /* acquire: the consumer that freed the slot is done reading it;
-         * pairs with the release stamp store in bcl__ring_try_get() and
+         * pairs with the release stamp store in ring_claim_get() and
          * bcl__ring_get_many(). */
         stamp = atomic_load_explicit(&slot->stamp, memory_order_acquire);
         if (stamp == tail) {
-            /* seq_cst: claims the slot; the waiter handshake orders this
-             * before the caller's load of the getters' count. */
-            if (atomic_compare_exchange_weak_explicit(
-                    &r->tail, &tail, bcl__ring_next(r, tail),
-                    memory_order_seq_cst, memory_order_relaxed)) {
-                slot->item = item;
-                /* release: publishes the item; pairs with the acquire
-                 * stamp load in bcl__ring_try_get(). */
-                atomic_store_explicit(&slot->stamp, tail + 1,
-                                      memory_order_release);
+            if (ring_claim_put(r, slot, &tail, item))
                 return BCL__RING_OK;
-            }
             continue; /* the failed CAS reloaded tail */
         }
         if (stamp + r->one_lap == tail + 1) {
@@ -171,23 +239,13 @@ bcl__ring_try_get(struct bcl__ring *r, void **item)
     for (;;) {
         struct bcl__ring_slot *slot = &r->slots[head & (r->mark - 1)];
         /* acquire: pairs with the publishing release stamp store in
-         * bcl__ring_try_put() and bcl__ring_put_many(). */
+         * ring_claim_put() and bcl__ring_put_many(). */
         uint64_t stamp = atomic_load_explicit(&slot->stamp,
                                               memory_order_acquire);
 
         if (stamp == head + 1) {
-            /* seq_cst: claims the item; the putters' handshake orders
-             * this before the caller's load of the putters' count. */
-            if (atomic_compare_exchange_weak_explicit(
-                    &r->head, &head, bcl__ring_next(r, head),
-                    memory_order_seq_cst, memory_order_relaxed)) {
-                *item = slot->item;
-                /* release: our read of the item is done before the next
-                 * lap's producer (acquire stamp load) reuses the slot. */
-                atomic_store_explicit(&slot->stamp, head + r->one_lap,
-                                      memory_order_release);
+            if (ring_claim_get(r, slot, &head, item))
                 return BCL__RING_OK;
-            }
             continue;
         }
         if (stamp == head) {
