@@ -77,30 +77,14 @@ ring_wait_stamp(struct bcl__ring_slot *slot, uint64_t want)
         bcl__spin_once(&spin);
 }
 
-/* A batch loop's walk over positions, as (lap base, index) with the
- * ring's constants copied: the loop's stamp stores would otherwise make
- * the compiler reload them for every item (bcl__ring_next, unrolled). */
-struct ring_walk {
-    struct bcl__ring_slot *slots;
-    uint64_t lap, index, capacity, one_lap;
-};
-
-static inline struct ring_walk
-ring_walk_at(const struct bcl__ring *r, uint64_t pos)
+/* A batch's slots, in runs: from `index` to the end of the array (or to
+ * the batch's end), then from index 0 of the next lap.  Within a run the
+ * loops step a slot pointer and a position, with no wrap test per item.
+ * The length of the run starting at `index` with `left` items to go: */
+static inline uint64_t
+ring_run_length(const struct bcl__ring *r, uint64_t index, uint64_t left)
 {
-    uint64_t index = pos & (r->mark - 1);
-
-    return (struct ring_walk){ r->slots, pos - index, index, r->capacity,
-                               r->one_lap };
-}
-
-static inline void
-ring_walk_next(struct ring_walk *w)
-{
-    if (++w->index == w->capacity) {
-        w->index = 0;
-        w->lap += w->one_lap;
-    }
+    return r->capacity - index < left ? r->capacity - index : left;
 }
 
 enum bcl__ring_status
@@ -153,19 +137,25 @@ bcl__ring_put_many(struct bcl__ring *r, void *const *items, size_t n,
                 memory_order_seq_cst, memory_order_relaxed))
             break;
     }
-    struct ring_walk walk = ring_walk_at(r, tail);
+    uint64_t index = tail & (r->mark - 1), pos = tail;
 
-    for (uint64_t i = 0; i < k; i++, ring_walk_next(&walk)) {
-        struct bcl__ring_slot *slot = &walk.slots[walk.index];
-        uint64_t pos = walk.lap + walk.index;
+    for (uint64_t i = 0; i < k; index = 0, pos += r->one_lap - r->capacity) {
+        struct bcl__ring_slot *slot = &r->slots[index];
 
-        /* acquire: last lap's consumer finished reading the slot; pairs
-         * with its release store (bcl__ring_try_get, ring_get_many). */
-        if (atomic_load_explicit(&slot->stamp, memory_order_acquire) != pos)
-            ring_wait_stamp(slot, pos);
-        slot->item = items[i];
-        /* release: publishes the item to the consumer's acquire load. */
-        atomic_store_explicit(&slot->stamp, pos + 1, memory_order_release);
+        for (uint64_t end = i + ring_run_length(r, index, k - i); i < end;
+             i++, slot++, pos++) {
+            /* acquire: last lap's consumer finished reading the slot;
+             * pairs with its release store (ring_claim_get,
+             * ring_get_many). */
+            if (atomic_load_explicit(&slot->stamp, memory_order_acquire) !=
+                pos)
+                ring_wait_stamp(slot, pos);
+            slot->item = items[i];
+            /* release: publishes the item to the consumer's acquire
+             * load. */
+            atomic_store_explicit(&slot->stamp, pos + 1,
+                                  memory_order_release);
+        }
     }
     *moved = k;
     return BCL__RING_OK;
@@ -220,21 +210,24 @@ bcl__ring_get_many(struct bcl__ring *r, void **items, size_t n,
                 memory_order_seq_cst, memory_order_acquire))
             break;
     }
-    struct ring_walk walk = ring_walk_at(r, head);
+    uint64_t index = head & (r->mark - 1), pos = head;
+    uint64_t one_lap = r->one_lap;
 
-    for (uint64_t i = 0; i < k; i++, ring_walk_next(&walk)) {
-        struct bcl__ring_slot *slot = &walk.slots[walk.index];
-        uint64_t pos = walk.lap + walk.index;
+    for (uint64_t i = 0; i < k; index = 0, pos += one_lap - r->capacity) {
+        struct bcl__ring_slot *slot = &r->slots[index];
 
-        /* acquire: the producer's item is written; pairs with its release
-         * store (bcl__ring_try_put, ring_put_many). */
-        if (atomic_load_explicit(&slot->stamp, memory_order_acquire) !=
-            pos + 1)
-            ring_wait_stamp(slot, pos + 1);
-        items[i] = slot->item;
-        /* release: our read is done before the next lap's producer. */
-        atomic_store_explicit(&slot->stamp, pos + walk.one_lap,
-                              memory_order_release);
+        for (uint64_t end = i + ring_run_length(r, index, k - i); i < end;
+             i++, slot++, pos++) {
+            /* acquire: the producer's item is written; pairs with its
+             * release store (ring_claim_put, ring_put_many). */
+            if (atomic_load_explicit(&slot->stamp, memory_order_acquire) !=
+                pos + 1)
+                ring_wait_stamp(slot, pos + 1);
+            items[i] = slot->item;
+            /* release: our read is done before the next lap's producer. */
+            atomic_store_explicit(&slot->stamp, pos + one_lap,
+                                  memory_order_release);
+        }
     }
     *moved = k;
     return BCL__RING_OK;
