@@ -75,13 +75,12 @@ bcl__loop_has_work(struct bcl_loop *loop, struct bcl__worker *self)
 }
 
 bool
-bcl__loop_has_queued(struct bcl_loop *loop, struct bcl__worker *except)
+bcl__loop_has_queued(struct bcl_loop *loop)
 {
     if (!bcl__inject_empty(&loop->inject))
         return true;
     for (unsigned i = 0; i < loop->nworkers; i++)
-        if (&loop->workers[i] != except &&
-            bcl__deque_size_hint(&loop->workers[i].dq) > 0)
+        if (bcl__deque_size_hint(&loop->workers[i].dq) > 0)
             return true;
     return false;
 }
@@ -375,7 +374,7 @@ loop_drain(struct bcl_loop *loop)
     loop_start(loop);
     for (;;) {
         loop_wait_all_parked(loop);
-        if (!bcl__loop_has_queued(loop, NULL))
+        if (!bcl__loop_has_queued(loop))
             break;
         loop_wake_for_queued(loop);
     }

@@ -89,7 +89,7 @@ bcl__loop_running(struct bcl_loop *loop)
 bool bcl__loop_has_work(struct bcl_loop *loop, struct bcl__worker *self);
 
 /* True if any task looks queued, sticky or not, in the injection queue
- * or in a deque other than except's (NULL: every deque). */
-bool bcl__loop_has_queued(struct bcl_loop *loop, struct bcl__worker *except);
+ * or in any worker's deque. */
+bool bcl__loop_has_queued(struct bcl_loop *loop);
 
 #endif /* BCL_EXEC_LOOP_H */

@@ -467,9 +467,12 @@ bcl__park_found_work(struct bcl__worker *w)
      * again (a plain thread feeding one task would keep the other worker
      * busy doing that, beside the thread).  seq_cst fence: our decrement
      * before the loads below, as P2/P3: a waker that read our 1 at W3
-     * published its work before its W2 fence, so we see that work. */
+     * published its work before its W2 fence, so we see that work.  Our
+     * own deque counts too: we may be that waker ourselves -- timers we
+     * expired while searching, or a run start that woke us by name,
+     * queue tasks there while we are counted. */
     atomic_thread_fence(memory_order_seq_cst);
-    if (bcl__loop_has_queued(loop, w))
+    if (bcl__loop_has_queued(loop))
         bcl__park_wake_one(loop);
 }
 

@@ -35,6 +35,8 @@ TEST(loop_free_cancels_leftover_waits)  /* the drain cancels waits, never-cancel
 TEST(park_no_lost_wakeup)               /* 10^5 rounds: all parked, 1 spawn */
 TEST(park_spawns_reach_parked_worker)   /* 10^4 rounds: spawn 3, block thread */
 TEST(park_last_searcher_wakes_for_rest) /* 5000 rounds: 2 spawns that wait for each other */
+TEST(park_timer_spawns_reach_other_worker) /* a timer callback spawns such a pair */
+TEST(park_sleepers_due_together_reach_other_worker) /* 2 sleepers due at once, such a pair */
 TEST(park_sticky_task_leaves_stuck_worker) /* resume 1, block thread: a watch steals it */
 TEST(park_sticky_backlog_spreads)       /* resume 40, block thread: the backlog is stolen */
 TEST(park_bouncing_pair_lets_oldest_run_w1) /* a queue ping-pong pair vs the oldest task */

@@ -163,6 +163,130 @@ test_park_last_searcher_wakes_for_rest(void)
     return 0;
 }
 
+/* --- work a searcher queues on its own deque ------------------------- */
+
+/* A searching worker can itself be the waker that stopped at W3: the
+ * timers it expires while searching resume sleepers and run callbacks
+ * that spawn, onto its own deque, and each push finds the pusher counted
+ * as a searcher.  Its found-work look must count its own deque, or the
+ * second of two tasks that wait for each other, blocking their threads,
+ * is stranded behind the first.  Both tests hang if it does not. */
+#define OWN_ROUNDS 1000
+#define OWN_DELAY_NS 100000u
+
+struct pair_round {
+    bcl_loop *loop;
+    atomic_uint arrived;
+    sem_t done;
+};
+
+static void *
+pair_member(void *arg)
+{
+    struct pair_round *r = arg;
+
+    atomic_fetch_add(&r->arrived, 1);
+    while (atomic_load(&r->arrived) < 2)
+        sched_yield(); /* blocks this worker's thread, on purpose */
+    sem_post(&r->done);
+    return NULL;
+}
+
+static void
+spawn_pair(void *arg)
+{
+    struct pair_round *r = arg;
+
+    /* A timer callback, on the worker whose heap holds the timer. */
+    if (bcl_spawn_on(r->loop, NULL, pair_member, r) != 0 ||
+        bcl_spawn_on(r->loop, NULL, pair_member, r) != 0)
+        abort();
+}
+
+int
+test_park_timer_spawns_reach_other_worker(void)
+{
+    bcl_config cfg = { .workers = 2 };
+    struct pair_round r;
+    pthread_t runner;
+
+    CHECK_EQ(sem_init(&r.done, 0, 0), 0);
+    CHECK_EQ(bcl_loop_new(&r.loop, &cfg), 0);
+    CHECK_EQ(pthread_create(&runner, NULL, test_serve_forever, r.loop), 0);
+    for (int i = 0; i < OWN_ROUNDS; i++) {
+        atomic_store(&r.arrived, 0);
+        wait_all_parked(r.loop);
+        CHECK_EQ(bcl_call_later(r.loop, OWN_DELAY_NS, spawn_pair, &r, NULL),
+                 0);
+        for (int k = 0; k < 2; k++)
+            while (sem_wait(&r.done) != 0)
+                continue;
+        CHECK_EQ(atomic_load(&r.arrived), 2);
+    }
+    CHECK_EQ(bcl_stop(r.loop), 0);
+    pthread_join(runner, NULL);
+    CHECK_EQ(bcl_loop_free(r.loop), 0);
+    sem_destroy(&r.done);
+    return 0;
+}
+
+/* Both sleep to one absolute deadline (white-box: bcl_sleep is relative,
+ * and two relative sleeps would end at two deadlines -- the first to end
+ * would then block its worker's thread before that worker expired the
+ * second timer, which nothing else fires). */
+struct sleeper_pair {
+    uint64_t until;
+    atomic_uint arrived;
+};
+
+static void *
+sleeper_member(void *arg)
+{
+    struct sleeper_pair *p = arg;
+    struct bcl__waiter waiter;
+
+    if (bcl__waiter_init(&waiter) != 0 ||
+        bcl__wait_until(&waiter, p->until) != BCL__WAIT_TIMEDOUT)
+        return (void *)1;
+    atomic_fetch_add(&p->arrived, 1);
+    while (atomic_load(&p->arrived) < 2)
+        sched_yield(); /* blocks this worker's thread, on purpose */
+    return NULL;
+}
+
+static void *
+sleeper_pairs_main(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < OWN_ROUNDS; i++) {
+        struct sleeper_pair p = { .until = bcl_now_ns() + OWN_DELAY_NS };
+        bcl_task *a, *b;
+        void *ra = NULL, *rb = NULL;
+
+        atomic_init(&p.arrived, 0);
+        if (bcl_spawn(&a, sleeper_member, &p) != 0 ||
+            bcl_spawn(&b, sleeper_member, &p) != 0 ||
+            bcl_join(a, &ra) != 0 || bcl_join(b, &rb) != 0 || ra != NULL ||
+            rb != NULL || atomic_load(&p.arrived) != 2)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+int
+test_park_sleepers_due_together_reach_other_worker(void)
+{
+    bcl_config cfg = { .workers = 2 };
+    bcl_loop *loop;
+    void *r = (void *)9;
+
+    CHECK_EQ(bcl_loop_new(&loop, &cfg), 0);
+    CHECK_EQ(bcl_run_until_complete(loop, sleeper_pairs_main, NULL, &r), 0);
+    CHECK_PTR_EQ(r, NULL);
+    CHECK_EQ(bcl_loop_free(loop), 0);
+    return 0;
+}
+
 /* --- sticky tasks behind a stuck worker ------------------------------ */
 
 /* Each round the runner resumes tasks onto its own deque -- sticky, as
