@@ -55,6 +55,7 @@ TEST(queue_unbounded_1m)
 TEST(queue_null_items)
 TEST(queue_many_semantics)
 TEST(queue_batch_after_single_laps)
+TEST(queue_batch_wraps_any_capacity)   /* put/get_many from every index, capacities 1..1025 */
 TEST(queue_bad_input)
 TEST(queue_put_blocks_at_capacity)
 TEST(queue_getters_served_in_order)
@@ -71,6 +72,8 @@ TEST(queue_stress_unbounded)
 TEST(queue_stress_cap1_many)
 TEST(queue_stress_cap64_many)
 TEST(queue_stress_unbounded_many)
+TEST(queue_stress_cap3_varied)          /* batch sizes 1..5 on a ring of 3 */
+TEST(queue_stress_cap1000_varied)       /* batch sizes 1..1200 on a ring of 1000 */
 TEST(queue_stress_thread_fed_w1)        /* 8 producer threads, 8 consumer tasks, 1 worker */
 TEST(sync_bad_input)
 TEST(mutex_errors)                      /* -EPERM, -EBUSY, free while waited */

@@ -223,6 +223,93 @@ test_queue_batch_after_single_laps(void)
     return 0;
 }
 
+/* --- batches at every start index ------------------------------------- */
+
+/* A batch walks its claimed slots in runs: to the end of the array, then
+ * from index 0 of the next lap (ring.c).  For rings of odd and even
+ * capacities, from every start index: batches that end before, exactly
+ * at and past the end of the array, and full ones; each taken out in
+ * three pieces (a batch, a single get, a batch), in FIFO order. */
+#define WRAP_MAX_CAPACITY 1025
+
+static uintptr_t wrap_in, wrap_out; /* next item to put, to get */
+
+/* One put and one get at a time until the ring starts at index `at`. */
+static int
+wrap_seek(bcl_queue *q, size_t capacity, size_t at)
+{
+    while ((wrap_in - 1) % capacity != at) {
+        void *item;
+
+        CHECK_EQ(bcl_queue_put(q, ITEM(wrap_in++)), 0);
+        CHECK_EQ(bcl_queue_get(q, &item), 0);
+        CHECK_PTR_EQ(item, ITEM(wrap_out++));
+    }
+    return 0;
+}
+
+static int
+wrap_batch(bcl_queue *q, size_t capacity, size_t k)
+{
+    static void *in[WRAP_MAX_CAPACITY], *out[WRAP_MAX_CAPACITY];
+    size_t moved, half = k / 2;
+
+    for (size_t i = 0; i < k; i++)
+        in[i] = ITEM(wrap_in + i);
+    CHECK_EQ(bcl_queue_put_many(q, in, k, &moved), 0);
+    CHECK_EQ(moved, k);
+    wrap_in += k;
+    CHECK_EQ(bcl_queue_size(q), k);
+    if (k == capacity)
+        CHECK_EQ(bcl_queue_try_put(q, ITEM(0)), -EAGAIN);
+    if (half > 0) {
+        CHECK_EQ(bcl_queue_get_many(q, out, half, &moved), 0);
+        CHECK_EQ(moved, half);
+    }
+    CHECK_EQ(bcl_queue_get(q, &out[half]), 0);
+    if (half + 1 < k) {
+        CHECK_EQ(bcl_queue_get_many(q, out + half + 1, k, &moved), 0);
+        CHECK_EQ(moved, k - half - 1);
+    }
+    for (size_t i = 0; i < k; i++)
+        CHECK_PTR_EQ(out[i], ITEM(wrap_out + i));
+    wrap_out += k;
+    CHECK_EQ(bcl_queue_try_get(q, &out[0]), -EAGAIN);
+    return 0;
+}
+
+int
+test_queue_batch_wraps_any_capacity(void)
+{
+    static const size_t capacities[] = { 1,  2,  3,    5,    7,   63,
+                                         64, 65, 1000, 1023, 1025 };
+
+    for (size_t c = 0; c < sizeof capacities / sizeof capacities[0]; c++) {
+        size_t cap = capacities[c];
+        bcl_queue *q;
+
+        CHECK_EQ(bcl_queue_new(&q, cap), 0);
+        wrap_in = wrap_out = 1;
+        for (size_t at = 0; at < cap; at++) {
+            /* Small rings: every batch size.  Large ones: the sizes
+             * around the end of the array, and the extremes. */
+            size_t sizes[] = { 1, cap, cap - at, cap - at + 1, cap - at - 1 };
+            size_t nsizes = sizeof sizes / sizeof sizes[0];
+
+            for (size_t s = 0; s < (cap <= 65 ? cap : nsizes); s++) {
+                size_t k = cap <= 65 ? s + 1 : sizes[s];
+
+                if (k == 0 || k > cap)
+                    continue;
+                CHECK_EQ(wrap_seek(q, cap, at), 0);
+                CHECK_EQ(wrap_batch(q, cap, k), 0);
+            }
+        }
+        CHECK_EQ(bcl_queue_free(q), 0);
+    }
+    return 0;
+}
+
 int
 test_queue_bad_input(void)
 {

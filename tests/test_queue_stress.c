@@ -21,6 +21,8 @@
 #define CONSUMERS 8
 #define HALF_TASKS 4 /* of each side, the first 4 are tasks */
 #define BATCH 16
+/* Varied batches: each call moves a size drawn from 1 .. the bound. */
+#define VARIED_MAX 1200
 
 #ifdef TEST_TSAN
 #define TOTAL 100000 /* every access is instrumented: 10x fewer */
@@ -32,6 +34,7 @@
 struct stress {
     bcl_queue *q;
     bool batched;
+    size_t varied; /* 0: batches of BATCH; else sizes 1 .. varied */
     atomic_int producers_left;
     atomic_int failed;
     _Atomic uint64_t got;
@@ -42,7 +45,20 @@ struct stress {
 struct role {
     struct stress *s;
     uint64_t id;
+    uint64_t rng; /* xorshift state, for varied batch sizes */
 };
+
+/* The size of this role's next batch call. */
+static size_t
+batch_size(struct role *r)
+{
+    if (r->s->varied == 0)
+        return BATCH;
+    r->rng ^= r->rng << 13;
+    r->rng ^= r->rng >> 7;
+    r->rng ^= r->rng << 17;
+    return 1 + (size_t)(r->rng % r->s->varied);
+}
 
 static void *
 encode(uint64_t producer, uint64_t seq)
@@ -56,13 +72,14 @@ producer(void *arg)
     struct role *r = arg;
     struct stress *s = r->s;
     uint64_t seq = 0;
+    void **items = malloc(VARIED_MAX * sizeof *items);
 
-    while (seq < PER_PRODUCER) {
+    TASK_CHECK(&s->failed, items != NULL);
+    while (items != NULL && seq < PER_PRODUCER) {
         if (s->batched) {
-            void *items[BATCH];
-            size_t n = 0, moved = 0;
+            size_t n = 0, moved = 0, want = batch_size(r);
 
-            while (n < BATCH && seq + n < PER_PRODUCER) {
+            while (n < want && seq + n < PER_PRODUCER) {
                 items[n] = encode(r->id, seq + n);
                 n++;
             }
@@ -78,6 +95,7 @@ producer(void *arg)
             seq++;
         }
     }
+    free(items);
     if (atomic_fetch_sub(&s->producers_left, 1) == 1)
         bcl_queue_close(s->q); /* the last producer: consumers drain, stop */
     return NULL;
@@ -108,16 +126,16 @@ consumer(void *arg)
     struct stress *s = r->s;
     int64_t last[PRODUCERS];
     uint64_t count = 0, sum = 0;
-    int rc;
+    void **items = malloc(VARIED_MAX * sizeof *items);
+    int rc = items != NULL ? 0 : -ENOMEM;
 
     for (int p = 0; p < PRODUCERS; p++)
         last[p] = -1;
-    for (;;) {
+    while (rc == 0) {
         if (s->batched) {
-            void *items[BATCH];
             size_t moved;
 
-            rc = bcl_queue_get_many(s->q, items, BATCH, &moved);
+            rc = bcl_queue_get_many(s->q, items, batch_size(r), &moved);
             if (rc != 0)
                 break;
             for (size_t i = 0; i < moved; i++)
@@ -131,6 +149,7 @@ consumer(void *arg)
             consume(s, last, item, &count, &sum);
         }
     }
+    free(items);
     TASK_CHECK(&s->failed, rc == -EPIPE);
     atomic_fetch_add(&s->got, count);
     atomic_fetch_add(&s->sum, sum);
@@ -156,10 +175,10 @@ stress_main(void *arg)
 }
 
 static int
-stress_run(size_t capacity, bool batched)
+stress_run(size_t capacity, bool batched, size_t varied)
 {
     bcl_config cfg = { .workers = 2 };
-    struct stress s = { .batched = batched };
+    struct stress s = { .batched = batched, .varied = varied };
     pthread_t threads[PRODUCERS - HALF_TASKS + CONSUMERS - HALF_TASKS];
     uint64_t want_sum = 0;
     bcl_loop *loop;
@@ -171,9 +190,9 @@ stress_run(size_t capacity, bool batched)
     CHECK_EQ(bcl_queue_new(&s.q, capacity), 0);
     CHECK_EQ(bcl_loop_new(&loop, &cfg), 0);
     for (int i = 0; i < PRODUCERS; i++)
-        producers[i] = (struct role){ &s, (uint64_t)i };
+        producers[i] = (struct role){ &s, (uint64_t)i, 2 * (uint64_t)i + 1 };
     for (int i = 0; i < CONSUMERS; i++)
-        consumers[i] = (struct role){ &s, (uint64_t)i };
+        consumers[i] = (struct role){ &s, (uint64_t)i, 2 * (uint64_t)i + 2 };
     for (int i = HALF_TASKS; i < PRODUCERS; i++)
         CHECK_EQ(pthread_create(&threads[nthreads++], NULL, producer,
                                 &producers[i]), 0);
@@ -233,9 +252,9 @@ test_queue_stress_thread_fed_w1(void)
     CHECK_EQ(bcl_queue_new(&s.q, 1024), 0);
     CHECK_EQ(bcl_loop_new(&loop, &cfg), 0);
     for (int i = 0; i < PRODUCERS; i++)
-        producers[i] = (struct role){ &s, (uint64_t)i };
+        producers[i] = (struct role){ &s, (uint64_t)i, 2 * (uint64_t)i + 1 };
     for (int i = 0; i < CONSUMERS; i++)
-        consumers[i] = (struct role){ &s, (uint64_t)i };
+        consumers[i] = (struct role){ &s, (uint64_t)i, 2 * (uint64_t)i + 2 };
     for (int i = 0; i < PRODUCERS; i++)
         CHECK_EQ(pthread_create(&threads[i], NULL, producer, &producers[i]),
                  0);
@@ -249,9 +268,16 @@ test_queue_stress_thread_fed_w1(void)
     free(s.seen);
     return 0;
 }
-int test_queue_stress_cap1(void) { return stress_run(1, false); }
-int test_queue_stress_cap64(void) { return stress_run(64, false); }
-int test_queue_stress_unbounded(void) { return stress_run(0, false); }
-int test_queue_stress_cap1_many(void) { return stress_run(1, true); }
-int test_queue_stress_cap64_many(void) { return stress_run(64, true); }
-int test_queue_stress_unbounded_many(void) { return stress_run(0, true); }
+int test_queue_stress_cap1(void) { return stress_run(1, false, 0); }
+int test_queue_stress_cap64(void) { return stress_run(64, false, 0); }
+int test_queue_stress_unbounded(void) { return stress_run(0, false, 0); }
+int test_queue_stress_cap1_many(void) { return stress_run(1, true, 0); }
+int test_queue_stress_cap64_many(void) { return stress_run(64, true, 0); }
+int test_queue_stress_unbounded_many(void) { return stress_run(0, true, 0); }
+/* Odd capacities, batches of varied sizes, some larger than the ring:
+ * claims that wrap anywhere in the array (ring.c's runs). */
+int test_queue_stress_cap3_varied(void) { return stress_run(3, true, 5); }
+int test_queue_stress_cap1000_varied(void)
+{
+    return stress_run(1000, true, VARIED_MAX);
+}
