@@ -79,7 +79,7 @@ struct bcl_queue {
 /* --- the two ring kinds behind one set of calls ----------------------- */
 
 /* 0, -EAGAIN (would block), -EPIPE (closed) or -ENOMEM (unbounded). */
-static int
+static inline int
 queue_put_some(bcl_queue *q, void *const *items, size_t n, size_t *moved)
 {
     enum bcl__ring_status st;
@@ -98,7 +98,7 @@ queue_put_some(bcl_queue *q, void *const *items, size_t n, size_t *moved)
 }
 
 /* 0, -EAGAIN (would block) or -EPIPE (closed and empty). */
-static int
+static inline int
 queue_get_some(bcl_queue *q, void **items, size_t n, size_t *moved)
 {
     enum bcl__ring_status st;
@@ -115,7 +115,7 @@ queue_get_some(bcl_queue *q, void **items, size_t n, size_t *moved)
 }
 
 /* One try at moving up to n items, in the direction `put` says. */
-static int
+static inline int
 queue_move_some(bcl_queue *q, bool put, void **items, size_t n,
                 size_t *moved)
 {
@@ -238,7 +238,7 @@ queue_spin_move(bcl_queue *q, bool put, void **items, size_t n,
  * waker had already picked it, that waker's wake goes to the next waiter
  * (waitlist.c), so no wake-up is lost.
  */
-static int
+static __attribute__((noinline)) int
 queue_move(bcl_queue *q, bool put, void **items, size_t n, size_t *moved,
            uint64_t deadline)
 {
@@ -358,7 +358,8 @@ bcl_queue_put(bcl_queue *q, void *item)
     return bcl_queue_put_timeout(q, item, BCL_FOREVER);
 }
 
-/* A single put past the fast path: hand-off, the ring's full try, wait. */
+/* A single put past the fast path: a hand-off to a waiting getter, else
+ * queue_move (the ring's full try, then the wait). */
 static __attribute__((noinline)) int
 queue_put(bcl_queue *q, void *item, uint64_t ns)
 {
@@ -367,27 +368,15 @@ queue_put(bcl_queue *q, void *item, uint64_t ns)
     if (bcl__unlikely(bcl__waitlist_has_waiters(&q->getters)) &&
         queue_hand_off(q, item))
         return 0;
-    if (q->capacity != 0 &&
-        bcl__likely(bcl__ring_try_put(&q->items.ring, item) ==
-                    BCL__RING_OK)) {
-        queue_wake(&q->getters, 1);
-        return 0;
-    }
     return queue_move(q, true, &item, 1, &moved, queue_deadline(ns));
 }
 
-/* A single get past the fast path: the ring's full try, then wait. */
+/* A single get past the fast path: queue_move. */
 static __attribute__((noinline)) int
 queue_get(bcl_queue *q, void **item, uint64_t ns)
 {
     size_t moved;
 
-    if (q->capacity != 0 &&
-        bcl__likely(bcl__ring_try_get(&q->items.ring, item) ==
-                    BCL__RING_OK)) {
-        queue_wake(&q->putters, 1);
-        return 0;
-    }
     return queue_move(q, false, item, 1, &moved, queue_deadline(ns));
 }
 
@@ -397,7 +386,9 @@ queue_get(bcl_queue *q, void **item, uint64_t ns)
  * attempt at the ring (bcl__ring_put_once), no loop and no call but the
  * wake-up, so they save no registers; anything else -- including a race
  * lost to another caller -- is a tail call to queue_put / queue_get,
- * which start over.  The order is the slow path's: a put looks for
+ * which start over with queue_move (whose first step is the ring's full
+ * try: a second try before it would only read the other side's index
+ * again, a cross-core miss when it sits on the other core).  The order is the slow path's: a put looks for
  * waiting getters (to hand off, first in line), claims with its seq_cst
  * CAS, then loads the getters' count (the handshake in the top comment).
  */
