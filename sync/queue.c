@@ -238,7 +238,7 @@ queue_spin_move(bcl_queue *q, bool put, void **items, size_t n,
  * waker had already picked it, that waker's wake goes to the next waiter
  * (waitlist.c), so no wake-up is lost.
  */
-static __attribute__((noinline)) int
+static int
 queue_move(bcl_queue *q, bool put, void **items, size_t n, size_t *moved,
            uint64_t deadline)
 {
@@ -359,7 +359,9 @@ bcl_queue_put(bcl_queue *q, void *item)
 }
 
 /* A single put past the fast path: a hand-off to a waiting getter, else
- * queue_move (the ring's full try, then the wait). */
+ * queue_move (the ring's full try, then the wait).  queue_put and
+ * queue_get hold queue_move's out-parameters, so that the fast paths
+ * keep no frame and reach them by a tail call. */
 static __attribute__((noinline)) int
 queue_put(bcl_queue *q, void *item, uint64_t ns)
 {
@@ -388,9 +390,10 @@ queue_get(bcl_queue *q, void **item, uint64_t ns)
  * lost to another caller -- is a tail call to queue_put / queue_get,
  * which start over with queue_move (whose first step is the ring's full
  * try: a second try before it would only read the other side's index
- * again, a cross-core miss when it sits on the other core).  The order is the slow path's: a put looks for
- * waiting getters (to hand off, first in line), claims with its seq_cst
- * CAS, then loads the getters' count (the handshake in the top comment).
+ * again, a cross-core miss when it sits on the other core).  The order
+ * is the slow path's: a put looks for waiting getters (to hand off,
+ * first in line), claims with its seq_cst CAS, then loads the getters'
+ * count (the handshake in the top comment).
  */
 int
 bcl_queue_put_timeout(bcl_queue *q, void *item, uint64_t ns)

@@ -137,11 +137,11 @@ test_spawn_nested_depth(void)
 #define DETACHED 10000
 static _Atomic int detached_ran;
 
+/* A task body that counts its run in the _Atomic int it is given. */
 static void *
-count_once(void *arg)
+count_once(void *counter)
 {
-    (void)arg;
-    atomic_fetch_add(&detached_ran, 1);
+    atomic_fetch_add((_Atomic int *)counter, 1);
     return NULL;
 }
 
@@ -153,9 +153,11 @@ detach_main(void *arg)
         bcl_task *t;
 
         if (i % 2) {
-            TASK_CHECK(&task_failed, bcl_spawn(NULL, count_once, NULL) == 0);
+            TASK_CHECK(&task_failed,
+                       bcl_spawn(NULL, count_once, &detached_ran) == 0);
         } else {
-            TASK_CHECK(&task_failed, bcl_spawn(&t, count_once, NULL) == 0);
+            TASK_CHECK(&task_failed,
+                       bcl_spawn(&t, count_once, &detached_ran) == 0);
             TASK_CHECK(&task_failed, bcl_detach(t) == 0);
         }
     }
@@ -337,14 +339,6 @@ static bcl_event *chain_done; /* set by the last link */
 static unsigned chain_workers;
 
 static void *
-victim(void *arg)
-{
-    (void)arg;
-    atomic_fetch_add(&victims_ran, 1);
-    return NULL;
-}
-
-static void *
 chain_link(void *arg)
 {
     uintptr_t i = (uintptr_t)arg;
@@ -356,7 +350,8 @@ chain_link(void *arg)
         TASK_CHECK(&task_failed, bcl_spawn(&chain_links[i + 1], chain_link,
                                            (void *)(i + 1)) == 0);
         TASK_CHECK(&task_failed,
-                   bcl_spawn(&chain_victims[i], victim, NULL) == 0);
+                   bcl_spawn(&chain_victims[i], count_once,
+                             &victims_ran) == 0);
         TASK_CHECK(&task_failed, bcl_cancel(chain_victims[i]) == 0);
     } else {
         TASK_CHECK(&task_failed, bcl_event_set(chain_done) == 0);
@@ -381,7 +376,7 @@ chain_main(void *arg)
         TASK_CHECK(&task_failed, r == (void *)(i * 3));
         if (i + 1 < CHAIN_LINKS) {
             /* With two workers a thief may run a victim to its end before
-             * the cancel: then it ends normally (victim returns NULL). */
+             * the cancel: then it ends normally (count_once returns NULL). */
             int rc;
 
             r = (void *)0x1234;
