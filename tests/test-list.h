@@ -93,6 +93,7 @@ TEST(sync_free_busy_while_waited)
 TEST(time_sleep_never_early)
 TEST(time_timers_in_deadline_order)     /* 10^5 random deadlines, 1 worker */
 TEST(time_call_every_count)
+TEST(time_call_every_no_drift)         /* 1,000 periods, checked by timer order */
 TEST(time_timer_cancel)                 /* and -EPERM in callbacks */
 TEST(time_cancel_blocked_calls)         /* sleep, get, put, join, get_many */
 TEST(time_timeouts_change_nothing)      /* tasks and threads */

@@ -210,6 +210,81 @@ test_time_call_every_count(void)
     return 0;
 }
 
+/*
+ * call_every keeps a fixed rate over 1,000 periods, checked by order
+ * rather than by time: a one-shot timer armed right after it, on the same
+ * worker, for the middle of period 1,000.5 must find exactly 1,000 calls
+ * made.  Timers of a worker fire in deadline order however late they
+ * run, so this holds on any machine -- but only if the n-th call stays
+ * due n periods after the start: a timer re-armed from the time it fired
+ * would have slid past the probe by its accumulated lateness.  The two
+ * arms must lie within half a period of each other; a preemption between
+ * them (measured, not assumed) just arms them again.
+ */
+#define DRIFT_PERIODS 1000u
+
+struct drift {
+    bcl_queue *done;
+    unsigned calls;
+    unsigned calls_at_probe;
+};
+
+static void
+drift_tick(void *arg)
+{
+    ((struct drift *)arg)->calls++;
+}
+
+static void
+drift_probe(void *arg)
+{
+    struct drift *d = arg;
+
+    d->calls_at_probe = d->calls;
+    bcl_queue_try_put(d->done, NULL);
+}
+
+static void *
+drift_main(void *arg)
+{
+    struct drift *d = arg;
+    bcl_timer *every, *probe;
+    void *item;
+
+    for (;;) {
+        uint64_t before = bcl_now_ns();
+
+        TASK_CHECK(&failed, bcl_call_every(bcl_current(), MS, drift_tick, d,
+                                           &every) == 0);
+        TASK_CHECK(&failed,
+                   bcl_call_later(bcl_current(), DRIFT_PERIODS * MS + MS / 2,
+                                  drift_probe, d, &probe) == 0);
+        if (bcl_now_ns() - before < MS / 2)
+            break;
+        /* Preempted between the arms.  No callback ran meanwhile: this
+         * task has not suspended, and the loop has one worker. */
+        TASK_CHECK(&failed, bcl_timer_cancel(every) == 0);
+        TASK_CHECK(&failed, bcl_timer_cancel(probe) == 0);
+    }
+    TASK_CHECK(&failed, bcl_queue_get(d->done, &item) == 0);
+    TASK_CHECK(&failed, bcl_timer_cancel(every) == 0);
+    TASK_CHECK(&failed, bcl_timer_cancel(probe) == 0); /* fired: frees it */
+    return NULL;
+}
+
+int
+test_time_call_every_no_drift(void)
+{
+    struct drift d = { 0 };
+
+    CHECK_EQ(bcl_queue_new(&d.done, 0), 0);
+    CHECK_EQ(run_main(1, drift_main, &d), 0);
+    CHECK_EQ(d.calls_at_probe, DRIFT_PERIODS);
+    CHECK(d.calls >= DRIFT_PERIODS);
+    CHECK_EQ(bcl_queue_free(d.done), 0);
+    return 0;
+}
+
 /* --- timer_cancel before firing; bad input; -EPERM in callbacks -------- */
 
 struct cancel_check {
