@@ -1,11 +1,14 @@
 /*
  * bench/bench_system.c - whole-system costs: CPU used by an idle loop and
- * by a loop fed a trickle of items from a plain thread, and capacity
+ * by a loop fed a trickle of items from a plain thread and by one whose
+ * 10^5 tasks are all asleep, and capacity
  * (10^6 tasks suspended at once: RSS per task, time to resume them all).
  */
 #include "bench/bench.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +127,71 @@ trickle_cpu(unsigned workers)
     return 100.0 * (cpu_seconds() - cpu0) / (bench_now() - wall0);
 }
 
+/* --- 10^5 tasks asleep: % of one core while they sleep ---------------- */
+
+/*
+ * 10^5 tasks each in a bcl_sleep of an hour (servers' idle connections
+ * with read timeouts): their timers fill the workers' heaps, and a parked
+ * worker must sleep until its earliest deadline, not poll them.  The main
+ * task measures the process's CPU over a sleep of its own (2 s), then
+ * cancels them all; each must end with -ECANCELED.
+ */
+#define ASLEEP_TASKS 100000
+#define ASLEEP_NS (3600ull * 1000000000ull)
+#define ASLEEP_WINDOW_NS 2000000000ull
+
+static void *
+asleep_task(void *arg)
+{
+    atomic_uint *started = arg;
+
+    atomic_fetch_add(started, 1);
+    return bcl_sleep(ASLEEP_NS) == -ECANCELED ? NULL : arg;
+}
+
+static double
+asleep_main(void *arg)
+{
+    uint64_t n = bench_scale(ASLEEP_TASKS), spawned = 0;
+    bcl_task **tasks = malloc(n * sizeof *tasks);
+    atomic_uint started = 0;
+    double cpu0, wall0, pct = -1;
+
+    (void)arg;
+    if (tasks == NULL)
+        return -1;
+    while (spawned < n &&
+           bcl_spawn(&tasks[spawned], asleep_task, &started) == 0)
+        spawned++;
+    if (spawned == n) {
+        /* Every task has started; one more millisecond and each is past
+         * the few instructions between its count and its suspension. */
+        while (atomic_load(&started) < n)
+            bcl_sleep(1000000);
+        bcl_sleep(1000000);
+        cpu0 = cpu_seconds();
+        wall0 = bench_now();
+        bcl_sleep(bench_quick() ? ASLEEP_WINDOW_NS / 4 : ASLEEP_WINDOW_NS);
+        pct = 100.0 * (cpu_seconds() - cpu0) / (bench_now() - wall0);
+    }
+    for (uint64_t i = 0; i < spawned; i++)
+        bcl_cancel(tasks[i]);
+    for (uint64_t i = 0; i < spawned; i++) {
+        void *result = NULL;
+
+        if (bcl_join(tasks[i], &result) != -ECANCELED || result != NULL)
+            pct = -1;
+    }
+    free(tasks);
+    return pct;
+}
+
+static double
+asleep_cpu(unsigned workers)
+{
+    return bench_in_loop(workers, asleep_main, NULL);
+}
+
 /* --- capacity: 10^6 tasks parked at once ------------------------------ */
 
 struct parked {
@@ -209,6 +277,7 @@ capacity_resume(unsigned workers)
 const struct bench_case bench_system_cases[] = {
     { "idle_cpu", "% of a core", idle_cpu, false, 1 },
     { "trickle_cpu", "% of a core", trickle_cpu, false, 3 },
+    { "asleep_100k_cpu", "% of a core", asleep_cpu, false, 3 },
     { "parked_1m_rss", "KiB per task", capacity_rss, false, 1 },
     { "parked_1m_resume", "tasks/s", capacity_resume, true, 1 },
 };
