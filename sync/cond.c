@@ -24,10 +24,13 @@
  *
  * The list lock is released before C2: unlocking m may take m's own list
  * lock to hand m over, and no wait list lock is ever taken under another.
- * It is taken again only to suspend through
- * bcl__waitlist_wait_until_locked(), which absorbs a wake that came in
- * between (exec/suspend.h) and handles a waiter resolved by a timeout or
- * a cancel.
+ * C3 suspends through bcl__waitlist_wait_linked(), without that lock: it
+ * absorbs a wake that came in between (exec/suspend.h), so a woken waiter
+ * never touches the cond again and a cond may be freed as soon as the
+ * signal or broadcast that woke its last waiters returns (as POSIX allows
+ * for pthread_cond_destroy); a waiter resolved by a timeout or a cancel
+ * takes the list lock once more, still counted, so a free until then says
+ * -EBUSY.
  *
  * Invariants:
  *   - on every return but -EINVAL/-EPERM the caller holds m again;
@@ -106,16 +109,16 @@ bcl_cond_wait_timeout(bcl_cond *c, bcl_mutex *m, uint64_t ns)
         return -EPERM;
     if ((rc = bcl__waiter_init(&entry.waiter)) != 0)
         return rc; /* a timer callback must not block */
-    bcl__waitlist_lock_link(&c->waiters, &entry, false); /* C1 */
+    bcl__waitlist_lock_link(&c->waiters, &entry, false, false); /* C1 */
     bcl__waitlist_unlock(&c->waiters);
     /* C2: cannot fail, we hold m (checked above; only we can drop it). */
     rc = bcl_mutex_unlock(m);
     BCL__ASSERT(rc == 0);
-    /* C3: the list lock again only to suspend through the list's own
-     * protocol; a wake that came since C1 makes this return at once. */
-    bcl__waitlist_lock(&c->waiters);
-    st = bcl__waitlist_wait_until_locked(
-        &c->waiters, &entry, bcl__deadline_after(ns));
+    /* C3: suspend on the linked entry without the list lock: a wake that
+     * came since C1 makes this return at once, and once woken we must not
+     * touch the cond (a broadcaster may free it as soon as it returns). */
+    st = bcl__waitlist_wait_linked(&c->waiters, &entry,
+                                   bcl__deadline_after(ns));
     cond_relock(m); /* C4 */
     if (st != BCL__WAIT_WOKEN)
         return bcl__wait_status(st);

@@ -169,9 +169,11 @@ queue_hand_off(bcl_queue *q, void *item)
                                                    entry);
 
         /* The claim holds the getter: its frame stays until the resume,
-         * which publishes these writes (exec/suspend.h). */
+         * which publishes these writes (exec/suspend.h).  Handed its
+         * item, it will not touch the queue again: off the count. */
         *g->items = item;
         g->handed = true;
+        bcl__waitlist_forget_locked(&q->getters);
         /* release: under the lock, the only writer; see queue_total_put. */
         atomic_store_explicit(
             &q->handed,
@@ -236,7 +238,10 @@ queue_spin_move(bcl_queue *q, bool put, void **items, size_t n,
  * Returns 0 with *moved >= 1, or an error with *moved == 0 (nothing
  * moved).  A waiter that times out or is cancelled leaves the list; if a
  * waker had already picked it, that waker's wake goes to the next waiter
- * (waitlist.c), so no wake-up is lost.
+ * (waitlist.c), so no wake-up is lost.  A woken waiter that retries stays
+ * on its list's count until its last touch of the queue (`counted`,
+ * waitlist.h), so bcl_queue_free says -EBUSY until it has returned; one
+ * handed its item was taken off by the putter and touches nothing more.
  */
 static int
 queue_move(bcl_queue *q, bool put, void **items, size_t n, size_t *moved,
@@ -247,7 +252,8 @@ queue_move(bcl_queue *q, bool put, void **items, size_t n, size_t *moved,
     struct queue_waiter waiter = { .items = items };
     struct bcl__wait_entry *entry = &waiter.entry;
     enum bcl__wait_state state;
-    bool front = false;
+    bool front = false;   /* woken: relink at the front */
+    bool counted = false; /* woken, unlinked, still on mine's count */
     int rc;
 
     for (;;) {
@@ -263,7 +269,8 @@ queue_move(bcl_queue *q, bool put, void **items, size_t n, size_t *moved,
             break;
         if ((rc = bcl__waiter_init(&entry->waiter)) != 0)
             break; /* from a timer callback */
-        bcl__waitlist_lock_link(mine, entry, front);
+        bcl__waitlist_lock_link(mine, entry, front, true);
+        counted = false; /* linked: counted as a waiter again */
         rc = queue_move_some(q, put, items, n, moved);
         if (rc != -EAGAIN) {
             bcl__waitlist_unlink(mine, entry);
@@ -283,13 +290,18 @@ queue_move(bcl_queue *q, bool put, void **items, size_t n, size_t *moved,
         }
         /* Woken for an item (a slot) or by close: retry, first in line. */
         front = true;
+        counted = true;
     }
     if (rc == 0) {
         if (n > 1)
             queue_move_rest(q, put, items, n, moved);
-        /* A handed item never took a ring slot: no putter to wake for it. */
-        queue_wake(other, *moved - waiter.handed);
+        /* A handed item never took a ring slot: no putter to wake for it
+         * (and a handed getter must not touch the queue again). */
+        if (*moved > waiter.handed)
+            queue_wake(other, *moved - waiter.handed);
     }
+    if (counted)
+        bcl__waitlist_leave(mine); /* our last touch of the queue */
     return rc;
 }
 
@@ -612,14 +624,12 @@ bcl_queue_join(bcl_queue *q)
 {
     if (q == NULL)
         return -EINVAL;
-    /* Woken: look again (more items may have been put meanwhile). */
-    while (!queue_all_done(q)) {
-        int rc = bcl__waitlist_wait_unless(&q->joiners, queue_join_ready, q,
-                                           UINT64_MAX);
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
+    if (queue_all_done(q))
+        return 0;
+    /* Woken, a joiner looks again (more items may have been put
+     * meanwhile), counted until it returns. */
+    return bcl__waitlist_wait_ready(&q->joiners, queue_join_ready, q,
+                                    UINT64_MAX);
 }
 
 size_t

@@ -19,14 +19,17 @@ bcl__waitlist_init(struct bcl__waitlist *wl)
 
 void
 bcl__waitlist_lock_link(struct bcl__waitlist *wl, struct bcl__wait_entry *e,
-                        bool front)
+                        bool front, bool recheck)
 {
     /* W1: the CAS that takes the lock counts e (seq_cst): the waiter's
      * half of the handshake -- it comes before the caller's re-check of
      * its condition, so a concurrent state change either is seen by the
-     * re-check or sees a non-zero count in bcl__waitlist_has_waiters(). */
-    bcl__lock_lock_add(&wl->lock, 1);
+     * re-check or sees a non-zero count in bcl__waitlist_has_waiters().
+     * A relink at the front is counted already (waitlist.h): its count
+     * was raised at its first link and never taken off since. */
+    bcl__lock_lock_add(&wl->lock, front ? 0 : 1);
     e->linked = true;
+    e->recheck = recheck;
     if (front) {
         e->prev = NULL;
         e->next = wl->first;
@@ -46,11 +49,10 @@ bcl__waitlist_lock_link(struct bcl__waitlist *wl, struct bcl__wait_entry *e,
     }
 }
 
-void
-bcl__waitlist_unlink(struct bcl__waitlist *wl, struct bcl__wait_entry *e)
+/* List surgery only: e leaves the list but stays counted. */
+static void
+waitlist_take_out(struct bcl__waitlist *wl, struct bcl__wait_entry *e)
 {
-    if (!e->linked)
-        return;
     if (e->prev != NULL)
         e->prev->next = e->next;
     else
@@ -60,6 +62,14 @@ bcl__waitlist_unlink(struct bcl__waitlist *wl, struct bcl__wait_entry *e)
     else
         wl->last = e->prev;
     e->linked = false;
+}
+
+void
+bcl__waitlist_unlink(struct bcl__waitlist *wl, struct bcl__wait_entry *e)
+{
+    if (!e->linked)
+        return;
+    waitlist_take_out(wl, e);
     /* Off the count at unlock: a reader that sees the stale non-zero count
      * meanwhile only goes to the lock, where it finds the list as it is. */
     wl->unlinked++;
@@ -74,14 +84,19 @@ bcl__waitlist_claim_locked(struct bcl__waitlist *wl, size_t n)
     while (claimed < n && wl->first != NULL) {
         struct bcl__wait_entry *e = wl->first;
 
-        bcl__waitlist_unlink(wl, e);
+        waitlist_take_out(wl, e);
         if (!bcl__waiter_claim(&e->waiter, BCL__WAIT_WOKEN)) {
             /* Resolved by a timeout or a cancel: it waits for this
-             * before leaving (bcl__waitlist_wait_until_locked), and the
-             * wake goes to the next entry. */
+             * before leaving (bcl__waitlist_wait_linked), and the wake
+             * goes to the next entry.  It stays counted: it takes the
+             * lock once more, and takes itself off the count there. */
             bcl__waiter_release(&e->waiter);
             continue;
         }
+        /* Woken.  A `recheck` waiter stays counted until it is done
+         * with the structure (waitlist.h); any other is done now. */
+        if (!e->recheck)
+            wl->unlinked++;
         e->next = NULL;
         *tail = e;
         tail = &e->next;
@@ -125,42 +140,82 @@ bcl__waitlist_wake(struct bcl__waitlist *wl, size_t n)
     return bcl__waitlist_resume(bcl__waitlist_claim(wl, n));
 }
 
+/* wait_unless and wait_ready: link, re-check (W1, W2), suspend (W3); a
+ * `recheck` caller woken relinks at the front, still counted, and goes
+ * round again. */
+static int
+waitlist_wait(struct bcl__waitlist *wl, bool (*ready)(void *arg), void *arg,
+              uint64_t deadline, bool recheck)
+{
+    struct bcl__wait_entry entry;
+    bool front = false;
+    int rc;
+
+    for (;;) {
+        enum bcl__wait_state state;
+
+        if ((rc = bcl__waiter_init(&entry.waiter)) != 0) {
+            /* A timer callback must not block; it fails on the first
+             * round, before anything counted it. */
+            if (front)
+                bcl__waitlist_leave(wl);
+            return rc;
+        }
+        bcl__waitlist_lock_link(wl, &entry, front, recheck); /* W1 */
+        if (ready(arg)) {                                   /* W2 */
+            bcl__waitlist_unlink(wl, &entry);
+            bcl__waitlist_unlock(wl);
+            bcl__waiter_settle(&entry.waiter, BCL__WAIT_WOKEN); /* no wait */
+            return 0;
+        }
+        state = bcl__waitlist_wait_until_locked(wl, &entry, deadline); /* W3 */
+        if (state != BCL__WAIT_WOKEN || !recheck)
+            return bcl__wait_status(state);
+        front = true;
+    }
+}
+
 int
 bcl__waitlist_wait_unless(struct bcl__waitlist *wl, bool (*ready)(void *arg),
                           void *arg, uint64_t deadline)
 {
-    struct bcl__wait_entry entry;
-    int rc;
+    return waitlist_wait(wl, ready, arg, deadline, false);
+}
 
-    if ((rc = bcl__waiter_init(&entry.waiter)) != 0)
-        return rc; /* a timer callback must not block */
-    bcl__waitlist_lock_link(wl, &entry, false); /* W1 */
-    if (ready(arg)) {                      /* W2 */
-        bcl__waitlist_unlink(wl, &entry);
-        bcl__waitlist_unlock(wl);
-        bcl__waiter_settle(&entry.waiter, BCL__WAIT_WOKEN); /* no wait */
-        return 0;
-    }
-    return bcl__wait_status(
-        bcl__waitlist_wait_until_locked(wl, &entry, deadline)); /* W3 */
+int
+bcl__waitlist_wait_ready(struct bcl__waitlist *wl, bool (*ready)(void *arg),
+                         void *arg, uint64_t deadline)
+{
+    return waitlist_wait(wl, ready, arg, deadline, true);
 }
 
 enum bcl__wait_state
 bcl__waitlist_wait_until_locked(struct bcl__waitlist *wl,
                                 struct bcl__wait_entry *e, uint64_t deadline)
 {
-    enum bcl__wait_state state;
-
     bcl__waitlist_unlock(wl);
-    state = bcl__wait_until(&e->waiter, deadline);
+    return bcl__waitlist_wait_linked(wl, e, deadline);
+}
+
+enum bcl__wait_state
+bcl__waitlist_wait_linked(struct bcl__waitlist *wl, struct bcl__wait_entry *e,
+                          uint64_t deadline)
+{
+    enum bcl__wait_state state = bcl__wait_until(&e->waiter, deadline);
+
     if (state != BCL__WAIT_WOKEN) {
         /* Resolved by a timeout or a cancel: leave the list ourselves, or,
-         * if a waker already popped us, let it finish with the entry. */
+         * if a waker already popped us, let it finish with the entry.
+         * Either way we are still counted (a popper whose claim failed
+         * leaves us on the count, waitlist.h), so the structure is still
+         * there; we come off the count at this unlock. */
         bool popped;
 
         bcl__waitlist_lock(wl);
         popped = !e->linked;
-        bcl__waitlist_unlink(wl, e);
+        if (!popped)
+            waitlist_take_out(wl, e);
+        wl->unlinked++;
         bcl__waitlist_unlock(wl);
         if (popped)
             bcl__waiter_wait_released(&e->waiter, 1);

@@ -23,7 +23,21 @@
  * The lock word also counts the linked entries (exec/lock.h), so that fast
  * paths can ask "is anyone waiting?" with one load, without the lock, and
  * a waiter takes the lock and counts itself with one CAS.  Unlinks are
- * taken off the count when the lock is released.  The handshake that
+ * taken off the count when the lock is released.
+ *
+ * The count is also what a structure's _free checks (-EBUSY while it is
+ * not 0), so it covers every waiter that may still touch the structure,
+ * not only the linked ones.  Two kinds stay counted after a waker
+ * unlinked them: (a) a waiter resolved by a timeout or a cancel whose
+ * entry a waker popped (it takes the lock once more to learn that, and
+ * takes itself off the count then); (b) a waiter linked with `recheck`
+ * (the queue's getters, putters and joiners: woken, they look at the
+ * structure again) that a waker claimed -- it stays counted until it
+ * relinks, unlinks itself under the lock, or calls bcl__waitlist_leave()
+ * after its last touch; a waker that hands it what it waited for (the
+ * queue's hand-off) takes it off the count itself
+ * (bcl__waitlist_forget_locked).  A waiter without `recheck` that was
+ * woken never touches the structure again: its waker took it off.  The handshake that
  * makes that load safe (no lost wake-up) is the caller's: it must order
  * its state change before the load (seq_cst), and the waiter's link
  * (the seq_cst CAS that counts it) before its re-check.  See
@@ -47,6 +61,7 @@ struct bcl__wait_entry {
     struct bcl__waiter waiter;
     struct bcl__wait_entry *prev, *next; /* under the list's lock */
     bool linked;                          /* under the list's lock */
+    bool recheck; /* woken, looks at the structure again (top comment) */
 };
 
 struct bcl__waitlist {
@@ -91,17 +106,39 @@ bcl__waitlist_count(const struct bcl__waitlist *wl)
     return bcl__lock_count(&wl->lock);
 }
 
-/* Take the lock and link e at the back (or the front, for a waiter that
- * was woken but lost the race for what woke it, so it keeps its place):
- * W1, one seq_cst CAS that both locks and counts e. */
+/* Take the lock and link e at the back, counting it: W1, one seq_cst CAS
+ * that both locks and counts e.  Or, `front`, relink at the front a
+ * `recheck` waiter that was woken but lost the race for what woke it, so
+ * that it keeps its place; it is still counted (top comment), so the CAS
+ * only locks. */
 void bcl__waitlist_lock_link(struct bcl__waitlist *wl,
-                             struct bcl__wait_entry *e, bool front);
+                             struct bcl__wait_entry *e, bool front,
+                             bool recheck);
 /* Under the lock: unlink e if it is linked. */
 void bcl__waitlist_unlink(struct bcl__waitlist *wl, struct bcl__wait_entry *e);
 
+/* Under the lock: a claimed `recheck` waiter will not look at the
+ * structure again (it was handed what it waited for): stop counting it. */
+static inline void
+bcl__waitlist_forget_locked(struct bcl__waitlist *wl)
+{
+    wl->unlinked++;
+}
+
+/* A woken `recheck` waiter's last touch of the structure: take itself
+ * off the count (no lock).  release: its reads and writes of the
+ * structure come before a _free that sees the count drop (seq_cst load
+ * in bcl__waitlist_has_waiters). */
+static inline void
+bcl__waitlist_leave(struct bcl__waitlist *wl)
+{
+    bcl__lock_sub(&wl->lock, 1);
+}
+
 /* Under the lock: unlink entries from the front and claim each (WOKEN,
  * exec/suspend.h) until `n` are claimed or the list is empty; entries
- * already resolved by a timeout or a cancel are released and skipped.
+ * already resolved by a timeout or a cancel are released and skipped
+ * (both stay counted as the top comment says).
  * Returns the claimed entries, chained through `next` in FIFO order: the
  * caller resumes them with bcl__waitlist_resume() after its last touch of
  * the structure (a hand-off decision, the list unlock). */
@@ -132,6 +169,14 @@ int bcl__waitlist_wait_unless(struct bcl__waitlist *wl,
                               bool (*ready)(void *arg), void *arg,
                               uint64_t deadline);
 
+/* The same for a caller that, woken, must look again (the queue's
+ * joiners): a woken caller relinks at the front, still counted, and
+ * re-checks under the lock, until `ready` holds there (0) or the wait
+ * times out or is cancelled.  It never returns woken-but-not-ready. */
+int bcl__waitlist_wait_ready(struct bcl__waitlist *wl,
+                             bool (*ready)(void *arg), void *arg,
+                             uint64_t deadline);
+
 /* Suspend on an entry the caller linked and whose condition it re-checked,
  * both under the lock: call with the lock held; returns with the lock
  * released and the waiter resolved, by a wake, the deadline (UINT64_MAX:
@@ -139,5 +184,12 @@ int bcl__waitlist_wait_unless(struct bcl__waitlist *wl,
  * its waiter unused. */
 enum bcl__wait_state bcl__waitlist_wait_until_locked(
     struct bcl__waitlist *wl, struct bcl__wait_entry *e, uint64_t deadline);
+
+/* The same on an entry linked earlier, with the lock no longer held (the
+ * condition variable: once woken, its waiter must not touch the list,
+ * which its waker's caller may free). */
+enum bcl__wait_state bcl__waitlist_wait_linked(struct bcl__waitlist *wl,
+                                               struct bcl__wait_entry *e,
+                                               uint64_t deadline);
 
 #endif /* BCL_SYNC_WAITLIST_H */

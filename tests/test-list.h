@@ -59,6 +59,7 @@ TEST(queue_batch_wraps_any_capacity)   /* put/get_many from every index, capacit
 TEST(queue_bad_input)
 TEST(queue_put_blocks_at_capacity)
 TEST(queue_getters_served_in_order)
+TEST(queue_free_waits_out_woken_callers) /* close / hand-off / task_done, then free at once */
 TEST(queue_capacity_one_tasks)
 TEST(queue_task_done_join)
 TEST(queue_hand_off_counts_for_join)    /* a put straight to a waiting getter */
@@ -85,6 +86,7 @@ TEST(sem_fifo_handoff)
 TEST(event_set_wakes_all)               /* 3 threads + 4 tasks */
 TEST(event_clear_blocks_again)
 TEST(cond_signal_one_broadcast_all)
+TEST(cond_free_right_after_broadcast)   /* woken waiters never touch the cond */
 TEST(cond_wait_requires_mutex)
 TEST(cond_producer_consumer)            /* 4x4, tasks+threads, exactly once */
 TEST(waitgroup_waits_for_last_done)

@@ -12,6 +12,8 @@
 #include <boucle/exec.h>
 
 #include <inttypes.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -78,6 +80,25 @@ static inline void *
 test_serve_forever(void *loop)
 {
     bcl_run_forever(loop);
+    return NULL;
+}
+
+/* A task that keeps its worker busy until released: on a one-worker
+ * loop, a task woken meanwhile cannot run yet (tests of what a woken
+ * caller may still touch).  Start it, wait for `running`, act, then set
+ * `release`. */
+struct test_hog {
+    atomic_int running, release;
+};
+
+static inline void *
+test_hog_task(void *arg)
+{
+    struct test_hog *hog = arg;
+
+    atomic_store(&hog->running, 1);
+    while (!atomic_load(&hog->release))
+        sched_yield(); /* the thread's, not the task's: the worker stays */
     return NULL;
 }
 

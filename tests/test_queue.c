@@ -753,3 +753,103 @@ test_queue_close_wakes_tasks(void)
     CHECK_EQ(bcl_queue_free(c.full), 0);
     return 0;
 }
+
+/* --- free while a woken caller has not returned ------------------------- */
+
+/*
+ * A caller woken by close (or a joiner woken by task_done) retries on the
+ * queue, so until it has returned bcl_queue_free must say -EBUSY; a getter
+ * handed its item by a put touches nothing more, so the queue may go at
+ * once.  On a one-worker loop whose worker a hog keeps busy, the woken
+ * task cannot run before the free: each case is exact.  (Under ASan a
+ * touch of the freed queue would fail the run.)
+ */
+enum woken_how { WOKEN_BY_CLOSE, WOKEN_BY_HAND_OFF, WOKEN_BY_TASK_DONE };
+
+struct woken {
+    bcl_queue *q;
+    void *item;
+    int rc;
+};
+
+static void *
+woken_getter(void *arg)
+{
+    struct woken *w = arg;
+
+    w->rc = bcl_queue_get(w->q, &w->item);
+    return NULL;
+}
+
+static void *
+woken_joiner(void *arg)
+{
+    struct woken *w = arg;
+
+    w->rc = bcl_queue_join(w->q);
+    return NULL;
+}
+
+static int
+free_with_woken(enum woken_how how, int free_rc, int waiter_rc)
+{
+    bcl_config cfg = { .workers = 1 };
+    struct test_hog hog = { 0 };
+    struct woken w = { NULL, NULL, 1 };
+    bcl_task *waiter, *hogger;
+    pthread_t runner;
+    bcl_loop *loop;
+    void *item;
+
+    CHECK_EQ(bcl_queue_new(&w.q, 4), 0);
+    if (how == WOKEN_BY_TASK_DONE)
+        CHECK_EQ(bcl_queue_put(w.q, ITEM(7)), 0); /* pending: join waits */
+    CHECK_EQ(bcl_loop_new(&loop, &cfg), 0);
+    CHECK_EQ(pthread_create(&runner, NULL, test_serve_forever, loop), 0);
+    CHECK_EQ(bcl_spawn_on(loop, &waiter,
+                          how == WOKEN_BY_TASK_DONE ? woken_joiner
+                                                    : woken_getter,
+                          &w),
+             0);
+    wait_waiting(w.q,
+                 how == WOKEN_BY_TASK_DONE ? BCL__QUEUE_JOINERS
+                                           : BCL__QUEUE_GETTERS,
+                 1);
+    CHECK_EQ(bcl_spawn_on(loop, &hogger, test_hog_task, &hog), 0);
+    while (!atomic_load(&hog.running))
+        sched_yield();
+    switch (how) {
+    case WOKEN_BY_CLOSE:
+        CHECK_EQ(bcl_queue_close(w.q), 0);
+        break;
+    case WOKEN_BY_HAND_OFF:
+        CHECK_EQ(bcl_queue_put(w.q, ITEM(42)), 0);
+        break;
+    case WOKEN_BY_TASK_DONE:
+        CHECK_EQ(bcl_queue_get(w.q, &item), 0);
+        CHECK_EQ(bcl_queue_task_done(w.q), 0);
+        break;
+    }
+    CHECK_EQ(bcl_queue_free(w.q), free_rc);
+    atomic_store(&hog.release, 1);
+    CHECK_EQ(bcl_join(hogger, NULL), 0);
+    CHECK_EQ(bcl_join(waiter, NULL), 0);
+    CHECK_EQ(w.rc, waiter_rc);
+    if (how == WOKEN_BY_HAND_OFF)
+        CHECK_PTR_EQ(w.item, ITEM(42));
+    if (free_rc != 0)
+        CHECK_EQ(bcl_queue_free(w.q), 0); /* it has returned */
+    bcl_stop(loop);
+    CHECK_EQ(pthread_join(runner, NULL), 0);
+    CHECK_EQ(bcl_loop_free(loop), 0);
+    return 0;
+}
+
+int
+test_queue_free_waits_out_woken_callers(void)
+{
+    CHECK_EQ(free_with_woken(WOKEN_BY_CLOSE, -EBUSY, -EPIPE), 0);
+    CHECK_EQ(free_with_woken(WOKEN_BY_TASK_DONE, -EBUSY, 0), 0);
+    CHECK_EQ(free_with_woken(WOKEN_BY_HAND_OFF, 0, 0), 0);
+    return 0;
+}

@@ -677,6 +677,53 @@ test_cond_signal_one_broadcast_all(void)
     return 0;
 }
 
+/* A cond may be freed as soon as the broadcast that woke its waiters has
+ * returned (POSIX allows it for pthread_cond_destroy): a woken waiter
+ * never touches the cond again.  Tasks on a one-worker loop whose worker
+ * a hog keeps busy, so none of them runs before the free (under ASan a
+ * touch of the freed cond would fail the run). */
+int
+test_cond_free_right_after_broadcast(void)
+{
+    enum { WAITERS = 3 };
+    bcl_config cfg = { .workers = 1 };
+    struct blocked b[WAITERS] = { 0 };
+    struct test_hog hog = { 0 };
+    bcl_task *tasks[WAITERS], *hogger;
+    pthread_t runner;
+    bcl_loop *loop;
+    bcl_mutex *m;
+    bcl_cond *c;
+
+    CHECK_EQ(bcl_mutex_new(&m), 0);
+    CHECK_EQ(bcl_cond_new(&c), 0);
+    CHECK_EQ(bcl_loop_new(&loop, &cfg), 0);
+    CHECK_EQ(pthread_create(&runner, NULL, test_serve_forever, loop), 0);
+    for (int i = 0; i < WAITERS; i++) {
+        b[i] = (struct blocked){ .kind = COND_WAIT, .m = m, .c = c };
+        CHECK_EQ(bcl_spawn_on(loop, &tasks[i], blocked_thread, &b[i]), 0);
+    }
+    WAIT_FOR(bcl__cond_waiting(c) == WAITERS);
+    CHECK_EQ(bcl_spawn_on(loop, &hogger, test_hog_task, &hog), 0);
+    WAIT_FOR(atomic_load(&hog.running));
+    CHECK_EQ(bcl_mutex_lock(m), 0);
+    CHECK_EQ(bcl_cond_broadcast(c), 0);
+    CHECK_EQ(bcl_mutex_unlock(m), 0);
+    CHECK_EQ(bcl_cond_free(c), 0);
+    atomic_store(&hog.release, 1);
+    CHECK_EQ(bcl_join(hogger, NULL), 0);
+    for (int i = 0; i < WAITERS; i++) {
+        CHECK_EQ(bcl_join(tasks[i], NULL), 0);
+        CHECK_EQ(b[i].rc, 0);
+        CHECK_EQ(b[i].rc_after, 0); /* it held m again on return */
+    }
+    bcl_stop(loop);
+    CHECK_EQ(pthread_join(runner, NULL), 0);
+    CHECK_EQ(bcl_loop_free(loop), 0);
+    CHECK_EQ(bcl_mutex_free(m), 0);
+    return 0;
+}
+
 /* A thread that holds a mutex until told to let go. */
 struct holding {
     bcl_mutex *m;
