@@ -28,10 +28,8 @@ bcl__lock_contended(struct bcl__lock *l, uint32_t add)
 
     /* Announce a sleeper and sleep until the word is freed.  We take the
      * lock as SLEEPERS even if nobody else sleeps: the cost is one futex
-     * wake too many at our unlock.  The count bits are the holder's (or a
-     * leaving waiter's, which may lower them: a CAS then retries, a futex
-     * wait returns at once): we keep them, and add ours only with the CAS
-     * that takes the lock. */
+     * wake too many at our unlock.  The count bits are the holder's: we
+     * keep them, and add ours only with the CAS that takes the lock. */
     for (;;) {
         uint32_t count = word & ~BCL__LOCK_STATE;
 

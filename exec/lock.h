@@ -96,19 +96,6 @@ bcl__lock_unlock_sub(struct bcl__lock *l, uint32_t sub)
         bcl__futex_wake(&l->word, 1);
 }
 
-/* Subtract `sub` from the count without the lock (a waiter leaving that
- * is counted but no longer linked, sync/waitlist.h).  release: the
- * caller's accesses to what the lock guards come before a reader that
- * sees the smaller count.  The count bits sit above the state bits and
- * the caller's unit is never taken off by anyone else, so no borrow
- * reaches the state; lock and unlock CAS loops simply retry. */
-static inline void
-bcl__lock_sub(struct bcl__lock *l, uint32_t sub)
-{
-    atomic_fetch_sub_explicit(&l->word, sub * BCL__LOCK_ONE,
-                              memory_order_release);
-}
-
 /* The count, as of one load.  seq_cst: the fast path's half of the wait
  * lists' handshake (waitlist.h). */
 static inline uint32_t

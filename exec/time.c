@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "loop.h"
@@ -238,6 +239,14 @@ bcl_timer_cancel(bcl_timer *t)
         t->cancelled = true; /* from its own callback: freed on return */
         return 0;
     }
+    if (w != NULL && w->timers.firing != NULL) {
+        /* From another timer's callback: never wait for this one's call
+         * on another worker, which may be cancelling ours; if it is
+         * running, its worker frees it when the call returns. */
+        if (bcl__timer_stop_from_fire(&t->node))
+            timer_free(w, t);
+        return 0;
+    }
     bcl__timer_disarm(&t->node);
     timer_free(w, t);
     return 0;
@@ -280,13 +289,55 @@ bcl_call_soon_threadsafe(bcl_loop *loop, void (*cb)(void *), void *arg)
 
 /* --- gather and wait_any -------------------------------------------------- */
 
+/* --- gather ------------------------------------------------------------ */
+
+static int
+handle_order(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)*(bcl_task *const *)a;
+    uintptr_t y = (uintptr_t)*(bcl_task *const *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* Does a handle appear twice in tasks[0..n)?  Joining it twice would free
+ * its record twice.  Pairs for a short array; a sorted copy for a long
+ * one (pairs again if there is no memory for the copy). */
+#define GATHER_PAIRS_MAX 32
+
+static bool
+gather_has_repeats(bcl_task **tasks, size_t n)
+{
+    bcl_task **sorted;
+    bool repeats = false;
+
+    if (n > GATHER_PAIRS_MAX &&
+        (sorted = malloc(n * sizeof *sorted)) != NULL) {
+        memcpy(sorted, tasks, n * sizeof *sorted);
+        qsort(sorted, n, sizeof *sorted, handle_order);
+        for (size_t i = 1; i < n && !repeats; i++)
+            repeats = sorted[i] != NULL && sorted[i] == sorted[i - 1];
+        free(sorted);
+        return repeats;
+    }
+    for (size_t i = 0; i < n && !repeats; i++)
+        for (size_t j = i + 1; j < n && !repeats; j++)
+            repeats = tasks[i] != NULL && tasks[i] == tasks[j];
+    return repeats;
+}
+
 int
 bcl_gather(bcl_task **tasks, size_t n, void **results)
 {
+    struct bcl__worker *w = bcl__worker_current();
     int first = 0;
 
     if (n > 0 && tasks == NULL)
         return -EINVAL;
+    if (w != NULL && w->current == NULL)
+        return -EPERM; /* a timer callback must not wait: nothing joined */
+    if (gather_has_repeats(tasks, n))
+        return -EINVAL; /* nothing joined */
     for (size_t i = 0; i < n; i++) {
         void *result = NULL;
         bool caller_cancelled = false;

@@ -227,6 +227,35 @@ bcl__timer_disarm(struct bcl__timer_node *node)
     }
 }
 
+bool
+bcl__timer_stop_from_fire(struct bcl__timer_node *node)
+{
+    for (;;) {
+        /* acquire: as in bcl__timer_disarm. */
+        struct bcl__timer_heap *h =
+            atomic_load_explicit(&node->heap, memory_order_acquire);
+        bool caller_releases = true;
+
+        if (h == NULL)
+            return true; /* IDLE */
+        bcl__spinlock_lock(&h->lock);
+        if (atomic_load_explicit(&node->heap, memory_order_relaxed) != h) {
+            bcl__spinlock_unlock(&h->lock); /* moved meanwhile: again */
+            continue;
+        }
+        if (node->state == BCL__TIMER_ARMED) {
+            heap_remove(h, node);
+        } else {
+            /* FIRING: its owner reads this under the lock after the fire
+             * and releases the node (bcl__timer_expire). */
+            node->stop_requested = true;
+            caller_releases = false;
+        }
+        bcl__spinlock_unlock(&h->lock);
+        return caller_releases;
+    }
+}
+
 void
 bcl__timer_expire(struct bcl__timer_heap *h, uint64_t now)
 {
@@ -253,6 +282,11 @@ bcl__timer_expire(struct bcl__timer_heap *h, uint64_t now)
         h->firing = NULL;
 
         bcl__spinlock_lock(&h->lock);
+        /* Stopped from another timer's fire meanwhile: release it. */
+        if (node->stop_requested) {
+            node->stop_requested = false;
+            next = BCL__TIMER_RELEASE;
+        }
         /* The last touch of the node (unless we release it below): a
          * disarm waiting on FIRING sees the new state only after we
          * release the lock.  Re-arming cannot need memory: the node's own

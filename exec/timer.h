@@ -62,6 +62,9 @@ struct bcl__timer_node {
     _Atomic(struct bcl__timer_heap *) heap;
     bcl__timer_fire_fn fire;         /* immutable */
     void (*release)(struct bcl__timer_node *node); /* immutable; or NULL */
+    /* Under the heap lock: bcl__timer_stop_from_fire() found it FIRING;
+     * its owner releases it when the fire returns. */
+    bool stop_requested;
 };
 
 /* A heap slot: the deadline is copied next to the node pointer, so that
@@ -94,6 +97,7 @@ bcl__timer_node_init(struct bcl__timer_node *node, bcl__timer_fire_fn fire,
     atomic_store_explicit(&node->heap, NULL, memory_order_relaxed);
     node->fire = fire;
     node->release = release;
+    node->stop_requested = false;
 }
 
 /* Arm an IDLE node (or re-arm an ARMED one) on heap h.  Returns 0 or
@@ -106,6 +110,14 @@ int bcl__timer_arm(struct bcl__timer_heap *h, struct bcl__timer_node *node,
  * fire returned (and removes it if the fire re-armed it).  Must not be
  * called from the node's own fire. */
 bool bcl__timer_disarm(struct bcl__timer_node *node);
+
+/* The same from another node's fire, which must not wait for a fire on
+ * another worker (two fires stopping each other would wait forever):
+ * true if the node will not fire again and the caller may release it
+ * (removed while ARMED, or IDLE); false if it is FIRING -- its owner then
+ * releases it (node->release) when that fire returns, instead of
+ * re-arming it. */
+bool bcl__timer_stop_from_fire(struct bcl__timer_node *node);
 
 /* Owner: run every node whose deadline is <= now.  While a node's fire
  * runs, h->firing points to it (so a timer can tell it is cancelled from

@@ -29,8 +29,8 @@
  * never touches the cond again and a cond may be freed as soon as the
  * signal or broadcast that woke its last waiters returns (as POSIX allows
  * for pthread_cond_destroy); a waiter resolved by a timeout or a cancel
- * takes the list lock once more, still counted, so a free until then says
- * -EBUSY.
+ * takes the list lock once more, linked or in flight until then, so a free
+ * meanwhile says -EBUSY.
  *
  * Invariants:
  *   - on every return but -EINVAL/-EPERM the caller holds m again;
@@ -72,7 +72,7 @@ bcl_cond_free(bcl_cond *c)
 {
     if (c == NULL)
         return -EINVAL;
-    if (bcl__waitlist_has_waiters(&c->waiters))
+    if (bcl__waitlist_busy(&c->waiters))
         return -EBUSY;
     free(c);
     return 0;

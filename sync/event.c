@@ -62,7 +62,7 @@ bcl_event_free(bcl_event *e)
 {
     if (e == NULL)
         return -EINVAL;
-    if (bcl__waitlist_has_waiters(&e->waiters))
+    if (bcl__waitlist_busy(&e->waiters))
         return -EBUSY;
     free(e);
     return 0;
@@ -128,6 +128,8 @@ bcl_event_wait_timeout(bcl_event *e, uint64_t ns)
         return -EINVAL;
     if (bcl_event_is_set(e))
         return 0;
+    if (ns == 0)
+        return -ETIMEDOUT; /* does not wait: also from a timer callback */
     return bcl__waitlist_wait_unless(&e->waiters, event_ready, e,
                                      bcl__deadline_after(ns));
 }

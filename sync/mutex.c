@@ -98,7 +98,7 @@ mutex_set_owner(bcl_mutex *m)
 static struct bcl__wait_entry *
 mutex_handoff_locked(bcl_mutex *m)
 {
-    return bcl__waitlist_claim_locked(&m->waiters, 1);
+    return bcl__waitlist_claim_locked(&m->waiters, 1, true);
 }
 
 int
@@ -126,7 +126,7 @@ bcl_mutex_free(bcl_mutex *m)
         return -EINVAL;
     /* relaxed: a snapshot; the caller guarantees nobody races the free. */
     if (atomic_load_explicit(&m->state, memory_order_relaxed) != 0 ||
-        bcl__waitlist_has_waiters(&m->waiters))
+        bcl__waitlist_busy(&m->waiters))
         return -EBUSY;
     free(m);
     return 0;
@@ -176,6 +176,8 @@ bcl_mutex_lock_timeout(bcl_mutex *m, uint64_t ns)
         return -EINVAL;
     if (bcl__likely(bcl_mutex_trylock(m) == 0))
         return 0;
+    if (ns == 0)
+        return -ETIMEDOUT; /* does not wait: also from a timer callback */
     rc = bcl__waitlist_wait_unless(&m->waiters, mutex_ready, m,
                                    bcl__deadline_after(ns)); /* W1-W3 */
     if (rc != 0)

@@ -163,17 +163,17 @@ queue_hand_off(bcl_queue *q, void *item)
 
     bcl__waitlist_lock(&q->getters);
     if (queue_empty_open(q) &&
-        (claimed = bcl__waitlist_claim_locked(&q->getters, 1)) != NULL) {
+        (claimed = bcl__waitlist_claim_locked(&q->getters, 1, true)) !=
+            NULL) {
         struct queue_waiter *g = bcl__container_of(claimed,
                                                    struct queue_waiter,
                                                    entry);
 
         /* The claim holds the getter: its frame stays until the resume,
          * which publishes these writes (exec/suspend.h).  Handed its
-         * item, it will not touch the queue again: off the count. */
+         * item, it will not touch the queue again (claimed `done`). */
         *g->items = item;
         g->handed = true;
-        bcl__waitlist_forget_locked(&q->getters);
         /* release: under the lock, the only writer; see queue_total_put. */
         atomic_store_explicit(
             &q->handed,
@@ -238,10 +238,10 @@ queue_spin_move(bcl_queue *q, bool put, void **items, size_t n,
  * Returns 0 with *moved >= 1, or an error with *moved == 0 (nothing
  * moved).  A waiter that times out or is cancelled leaves the list; if a
  * waker had already picked it, that waker's wake goes to the next waiter
- * (waitlist.c), so no wake-up is lost.  A woken waiter that retries stays
- * on its list's count until its last touch of the queue (`counted`,
+ * (waitlist.c), so no wake-up is lost.  A woken waiter that retries is
+ * in flight on its list until its last touch of the queue (`counted`,
  * waitlist.h), so bcl_queue_free says -EBUSY until it has returned; one
- * handed its item was taken off by the putter and touches nothing more.
+ * handed its item was claimed `done` and touches nothing more.
  */
 static int
 queue_move(bcl_queue *q, bool put, void **items, size_t n, size_t *moved,
@@ -253,7 +253,7 @@ queue_move(bcl_queue *q, bool put, void **items, size_t n, size_t *moved,
     struct bcl__wait_entry *entry = &waiter.entry;
     enum bcl__wait_state state;
     bool front = false;   /* woken: relink at the front */
-    bool counted = false; /* woken, unlinked, still on mine's count */
+    bool counted = false; /* woken, unlinked, in flight on mine */
     int rc;
 
     for (;;) {
@@ -270,7 +270,7 @@ queue_move(bcl_queue *q, bool put, void **items, size_t n, size_t *moved,
         if ((rc = bcl__waiter_init(&entry->waiter)) != 0)
             break; /* from a timer callback */
         bcl__waitlist_lock_link(mine, entry, front, true);
-        counted = false; /* linked: counted as a waiter again */
+        counted = false; /* linked again: no longer in flight */
         rc = queue_move_some(q, put, items, n, moved);
         if (rc != -EAGAIN) {
             bcl__waitlist_unlink(mine, entry);
@@ -352,9 +352,8 @@ bcl_queue_free(bcl_queue *q)
 {
     if (q == NULL)
         return -EINVAL;
-    if (bcl__waitlist_has_waiters(&q->getters) ||
-        bcl__waitlist_has_waiters(&q->putters) ||
-        bcl__waitlist_has_waiters(&q->joiners))
+    if (bcl__waitlist_busy(&q->getters) || bcl__waitlist_busy(&q->putters) ||
+        bcl__waitlist_busy(&q->joiners))
         return -EBUSY;
     if (q->capacity == 0)
         bcl__segq_destroy(&q->items.segq);

@@ -89,7 +89,7 @@ sem_give(bcl_sem *s)
 static struct bcl__wait_entry *
 sem_handoff_locked(bcl_sem *s)
 {
-    return bcl__waitlist_claim_locked(&s->waiters, 1);
+    return bcl__waitlist_claim_locked(&s->waiters, 1, true);
 }
 
 int
@@ -114,7 +114,7 @@ bcl_sem_free(bcl_sem *s)
 {
     if (s == NULL)
         return -EINVAL;
-    if (bcl__waitlist_has_waiters(&s->waiters))
+    if (bcl__waitlist_busy(&s->waiters))
         return -EBUSY;
     free(s);
     return 0;
@@ -148,6 +148,8 @@ bcl_sem_acquire_timeout(bcl_sem *s, uint64_t ns)
         return -EINVAL;
     if (bcl__likely(sem_take(s, memory_order_acquire)))
         return 0;
+    if (ns == 0)
+        return -ETIMEDOUT; /* does not wait: also from a timer callback */
     /* 0: a permit taken at A2, or handed to us (the resolve CAS published
      * the releaser's writes). */
     return bcl__waitlist_wait_unless(&s->waiters, sem_ready, s,

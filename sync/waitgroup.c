@@ -64,7 +64,7 @@ bcl_waitgroup_free(bcl_waitgroup *wg)
 {
     if (wg == NULL)
         return -EINVAL;
-    if (bcl__waitlist_has_waiters(&wg->waiters))
+    if (bcl__waitlist_busy(&wg->waiters))
         return -EBUSY;
     free(wg);
     return 0;
@@ -125,6 +125,8 @@ bcl_waitgroup_wait_timeout(bcl_waitgroup *wg, uint64_t ns)
      * work of everyone whose done brought the count to 0. */
     if (atomic_load_explicit(&wg->count, memory_order_acquire) == 0)
         return 0;
+    if (ns == 0)
+        return -ETIMEDOUT; /* does not wait: also from a timer callback */
     return bcl__waitlist_wait_unless(&wg->waiters, waitgroup_ready, wg,
                                      bcl__deadline_after(ns));
 }

@@ -15,6 +15,8 @@ bcl__waitlist_init(struct bcl__waitlist *wl)
     bcl__lock_init(&wl->lock);
     wl->first = wl->last = NULL;
     wl->unlinked = 0;
+    /* relaxed: published with the structure. */
+    atomic_store_explicit(&wl->inflight, 0, memory_order_relaxed);
 }
 
 void
@@ -24,10 +26,12 @@ bcl__waitlist_lock_link(struct bcl__waitlist *wl, struct bcl__wait_entry *e,
     /* W1: the CAS that takes the lock counts e (seq_cst): the waiter's
      * half of the handshake -- it comes before the caller's re-check of
      * its condition, so a concurrent state change either is seen by the
-     * re-check or sees a non-zero count in bcl__waitlist_has_waiters().
-     * A relink at the front is counted already (waitlist.h): its count
-     * was raised at its first link and never taken off since. */
-    bcl__lock_lock_add(&wl->lock, front ? 0 : 1);
+     * re-check or sees a non-zero count in bcl__waitlist_has_waiters(). */
+    bcl__lock_lock_add(&wl->lock, 1);
+    /* A woken waiter relinking: counted as linked now, it leaves
+     * `inflight` (in this order, bcl__waitlist_busy). */
+    if (front)
+        bcl__waitlist_leave(wl);
     e->linked = true;
     e->recheck = recheck;
     if (front) {
@@ -49,10 +53,11 @@ bcl__waitlist_lock_link(struct bcl__waitlist *wl, struct bcl__wait_entry *e,
     }
 }
 
-/* List surgery only: e leaves the list but stays counted. */
-static void
-waitlist_take_out(struct bcl__waitlist *wl, struct bcl__wait_entry *e)
+void
+bcl__waitlist_unlink(struct bcl__waitlist *wl, struct bcl__wait_entry *e)
 {
+    if (!e->linked)
+        return;
     if (e->prev != NULL)
         e->prev->next = e->next;
     else
@@ -62,21 +67,13 @@ waitlist_take_out(struct bcl__waitlist *wl, struct bcl__wait_entry *e)
     else
         wl->last = e->prev;
     e->linked = false;
-}
-
-void
-bcl__waitlist_unlink(struct bcl__waitlist *wl, struct bcl__wait_entry *e)
-{
-    if (!e->linked)
-        return;
-    waitlist_take_out(wl, e);
     /* Off the count at unlock: a reader that sees the stale non-zero count
      * meanwhile only goes to the lock, where it finds the list as it is. */
     wl->unlinked++;
 }
 
 struct bcl__wait_entry *
-bcl__waitlist_claim_locked(struct bcl__waitlist *wl, size_t n)
+bcl__waitlist_claim_locked(struct bcl__waitlist *wl, size_t n, bool done)
 {
     struct bcl__wait_entry *chain = NULL, **tail = &chain;
     size_t claimed = 0;
@@ -84,19 +81,21 @@ bcl__waitlist_claim_locked(struct bcl__waitlist *wl, size_t n)
     while (claimed < n && wl->first != NULL) {
         struct bcl__wait_entry *e = wl->first;
 
-        waitlist_take_out(wl, e);
+        bcl__waitlist_unlink(wl, e);
         if (!bcl__waiter_claim(&e->waiter, BCL__WAIT_WOKEN)) {
             /* Resolved by a timeout or a cancel: it waits for this
              * before leaving (bcl__waitlist_wait_linked), and the wake
-             * goes to the next entry.  It stays counted: it takes the
-             * lock once more, and takes itself off the count there. */
+             * goes to the next entry.  It takes the lock once more: in
+             * flight until then (relaxed: our unlock's release publishes
+             * it before the linked count drops). */
+            atomic_fetch_add_explicit(&wl->inflight, 1, memory_order_relaxed);
             bcl__waiter_release(&e->waiter);
             continue;
         }
-        /* Woken.  A `recheck` waiter stays counted until it is done
-         * with the structure (waitlist.h); any other is done now. */
-        if (!e->recheck)
-            wl->unlinked++;
+        /* Woken: a `recheck` waiter looks at the structure again, unless
+         * we hand it what it waited for.  relaxed: as above. */
+        if (!done && e->recheck)
+            atomic_fetch_add_explicit(&wl->inflight, 1, memory_order_relaxed);
         e->next = NULL;
         *tail = e;
         tail = &e->next;
@@ -111,7 +110,7 @@ bcl__waitlist_claim(struct bcl__waitlist *wl, size_t n)
     struct bcl__wait_entry *chain;
 
     bcl__waitlist_lock(wl);
-    chain = bcl__waitlist_claim_locked(wl, n);
+    chain = bcl__waitlist_claim_locked(wl, n, false);
     bcl__waitlist_unlock(wl);
     return chain;
 }
@@ -155,8 +154,8 @@ waitlist_wait(struct bcl__waitlist *wl, bool (*ready)(void *arg), void *arg,
         enum bcl__wait_state state;
 
         if ((rc = bcl__waiter_init(&entry.waiter)) != 0) {
-            /* A timer callback must not block; it fails on the first
-             * round, before anything counted it. */
+            /* A timer callback must not block (it fails on the first
+             * round; a woken caller is still in flight). */
             if (front)
                 bcl__waitlist_leave(wl);
             return rc;
@@ -206,19 +205,18 @@ bcl__waitlist_wait_linked(struct bcl__waitlist *wl, struct bcl__wait_entry *e,
     if (state != BCL__WAIT_WOKEN) {
         /* Resolved by a timeout or a cancel: leave the list ourselves, or,
          * if a waker already popped us, let it finish with the entry.
-         * Either way we are still counted (a popper whose claim failed
-         * leaves us on the count, waitlist.h), so the structure is still
-         * there; we come off the count at this unlock. */
+         * Either way the structure is still there: we are linked, or in
+         * flight (a popper whose claim failed counted us, waitlist.h). */
         bool popped;
 
         bcl__waitlist_lock(wl);
         popped = !e->linked;
-        if (!popped)
-            waitlist_take_out(wl, e);
-        wl->unlinked++;
+        bcl__waitlist_unlink(wl, e);
         bcl__waitlist_unlock(wl);
-        if (popped)
+        if (popped) {
             bcl__waiter_wait_released(&e->waiter, 1);
+            bcl__waitlist_leave(wl); /* our last touch of the structure */
+        }
     }
     return state;
 }

@@ -25,23 +25,20 @@
  * a waiter takes the lock and counts itself with one CAS.  Unlinks are
  * taken off the count when the lock is released.
  *
- * The count is also what a structure's _free checks (-EBUSY while it is
- * not 0), so it covers every waiter that may still touch the structure,
- * not only the linked ones.  Two kinds stay counted after a waker
- * unlinked them: (a) a waiter resolved by a timeout or a cancel whose
- * entry a waker popped (it takes the lock once more to learn that, and
- * takes itself off the count then); (b) a waiter linked with `recheck`
- * (the queue's getters, putters and joiners: woken, they look at the
- * structure again) that a waker claimed -- it stays counted until it
- * relinks, unlinks itself under the lock, or calls bcl__waitlist_leave()
- * after its last touch; a waker that hands it what it waited for (the
- * queue's hand-off) takes it off the count itself
- * (bcl__waitlist_forget_locked).  A waiter without `recheck` that was
- * woken never touches the structure again: its waker took it off.  The handshake that
- * makes that load safe (no lost wake-up) is the caller's: it must order
- * its state change before the load (seq_cst), and the waiter's link
- * (the seq_cst CAS that counts it) before its re-check.  See
- * docs/design.md, "The queue".
+ * A structure's _free says -EBUSY while any caller may still touch it
+ * (bcl__waitlist_busy), which is more than the linked entries: a waiter
+ * resolved by a timeout or a cancel whose entry a waker popped takes the
+ * lock once more to learn that; and a waiter linked with `recheck` (the
+ * queue's getters, putters and joiners) looks at the structure again when
+ * woken.  Those are counted apart, in `inflight`, so that the fast paths'
+ * count keeps meaning "linked" and a woken caller that has not run yet
+ * sends no fast path to the lock.  A waker counts them in flight before
+ * its unlock takes them off the linked count; each leaves `inflight` with
+ * its last touch of the structure (bcl__waitlist_leave), or when it
+ * relinks (counted as linked first).  A waker that hands a claimed waiter
+ * what it waited for (the queue's hand-off, a mutex or semaphore
+ * hand-off) claims it `done`: it touches nothing more.  A woken waiter
+ * without `recheck` never touches the structure again.
  *
  * Context: any thread or task.  The lock is held only for list surgery and
  * claims (a CAS each), never across a resume or a suspension.
@@ -71,6 +68,10 @@ struct bcl__waitlist {
     struct bcl__lock lock;
     struct bcl__wait_entry *first, *last; /* under lock */
     uint32_t unlinked; /* under lock: to take off the count at unlock */
+    /* Unlinked callers that will still touch the structure (top
+     * comment): raised by wakers under the lock, lowered by each caller
+     * with its last touch. */
+    _Atomic uint32_t inflight;
 };
 
 void bcl__waitlist_init(struct bcl__waitlist *wl);
@@ -109,42 +110,50 @@ bcl__waitlist_count(const struct bcl__waitlist *wl)
 /* Take the lock and link e at the back, counting it: W1, one seq_cst CAS
  * that both locks and counts e.  Or, `front`, relink at the front a
  * `recheck` waiter that was woken but lost the race for what woke it, so
- * that it keeps its place; it is still counted (top comment), so the CAS
- * only locks. */
+ * that it keeps its place; it leaves `inflight` once counted as linked. */
 void bcl__waitlist_lock_link(struct bcl__waitlist *wl,
                              struct bcl__wait_entry *e, bool front,
                              bool recheck);
 /* Under the lock: unlink e if it is linked. */
 void bcl__waitlist_unlink(struct bcl__waitlist *wl, struct bcl__wait_entry *e);
 
-/* Under the lock: a claimed `recheck` waiter will not look at the
- * structure again (it was handed what it waited for): stop counting it. */
-static inline void
-bcl__waitlist_forget_locked(struct bcl__waitlist *wl)
-{
-    wl->unlinked++;
-}
-
-/* A woken `recheck` waiter's last touch of the structure: take itself
- * off the count (no lock).  release: its reads and writes of the
- * structure come before a _free that sees the count drop (seq_cst load
- * in bcl__waitlist_has_waiters). */
+/* A woken `recheck` waiter's last touch of the structure: leave
+ * `inflight` (no lock).  release: its reads and writes of the structure
+ * come before a _free whose acquire load sees the smaller count. */
 static inline void
 bcl__waitlist_leave(struct bcl__waitlist *wl)
 {
-    bcl__lock_sub(&wl->lock, 1);
+    atomic_fetch_sub_explicit(&wl->inflight, 1, memory_order_release);
+}
+
+/* May a caller still touch the structure: linked, or in flight?  For a
+ * _free, which must not race new callers (the caller guarantees that).
+ * The linked count, then `inflight`, then the linked count again: a
+ * waker raises `inflight` before its unlock lowers the count, a relinking
+ * waiter raises the count before it lowers `inflight`, so a caller moving
+ * from one to the other is seen in one of the three loads. */
+static inline bool
+bcl__waitlist_busy(struct bcl__waitlist *wl)
+{
+    /* acquire (seq_cst in has_waiters, and here): each load sees what the
+     * move that wrote the value it reads had done before. */
+    return bcl__waitlist_has_waiters(wl) ||
+           atomic_load_explicit(&wl->inflight, memory_order_acquire) != 0 ||
+           bcl__waitlist_has_waiters(wl);
 }
 
 /* Under the lock: unlink entries from the front and claim each (WOKEN,
  * exec/suspend.h) until `n` are claimed or the list is empty; entries
  * already resolved by a timeout or a cancel are released and skipped
- * (both stay counted as the top comment says).
+ * (counted in flight: they take the lock once more).  `done`: the caller
+ * hands each claimed waiter what it waited for, so none touches the
+ * structure again; else `recheck` waiters are counted in flight.
  * Returns the claimed entries, chained through `next` in FIFO order: the
  * caller resumes them with bcl__waitlist_resume() after its last touch of
  * the structure (a hand-off decision, the list unlock). */
 struct bcl__wait_entry *bcl__waitlist_claim_locked(struct bcl__waitlist *wl,
-                                                   size_t n);
-/* The same, taking and dropping the lock. */
+                                                   size_t n, bool done);
+/* The same (not `done`), taking and dropping the lock. */
 struct bcl__wait_entry *bcl__waitlist_claim(struct bcl__waitlist *wl,
                                             size_t n);
 /* Resume a claimed chain; returns how many.  No lock. */

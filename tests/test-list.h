@@ -97,6 +97,7 @@ TEST(time_timers_in_deadline_order)     /* 10^5 random deadlines, 1 worker */
 TEST(time_call_every_count)
 TEST(time_call_every_no_drift)         /* 1,000 periods, checked by timer order */
 TEST(time_timer_cancel)                 /* and -EPERM in callbacks */
+TEST(time_timer_cancel_each_other)      /* two callbacks at once, no deadlock */
 TEST(time_cancel_blocked_calls)         /* sleep, get, put, join, get_many */
 TEST(time_timeouts_change_nothing)      /* tasks and threads */
 TEST(time_cancel_vs_put_race)           /* 10^5 rounds, exactly once */

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -291,6 +292,13 @@ struct cancel_check {
     bcl_queue *done;
     atomic_int ran_cancelled;
     int sleep_rc, get_rc, put_rc;
+    /* Unavailable while the callback runs: a held mutex, a semaphore
+     * without permits, a clear event, a waitgroup at 1. */
+    bcl_mutex *m;
+    bcl_sem *s;
+    bcl_event *e;
+    bcl_waitgroup *wg;
+    int zero_rc[4], wait_rc[4]; /* their _timeout forms at 0 and at 1 ms */
 };
 
 static void
@@ -309,6 +317,16 @@ callback_tries_to_suspend(void *arg)
 
     c->sleep_rc = bcl_sleep(MS);
     c->get_rc = bcl_queue_get(c->done, &item); /* empty: would wait */
+    /* 0 never waits, so it is not refused here: -ETIMEDOUT. */
+    for (int i = 0; i < 2; i++) {
+        uint64_t ns = i == 0 ? 0 : MS;
+        int *rc = i == 0 ? c->zero_rc : c->wait_rc;
+
+        rc[0] = bcl_mutex_lock_timeout(c->m, ns);
+        rc[1] = bcl_sem_acquire_timeout(c->s, ns);
+        rc[2] = bcl_event_wait_timeout(c->e, ns);
+        rc[3] = bcl_waitgroup_wait_timeout(c->wg, ns);
+    }
     c->put_rc = bcl_queue_try_put(c->done, NULL); /* no wait: fine */
 }
 
@@ -324,7 +342,9 @@ cancel_timer_main(void *arg)
     TASK_CHECK(&failed, bcl_call_later(bcl_current(), 4 * MS,
                                        callback_tries_to_suspend, c, &b) == 0);
     TASK_CHECK(&failed, bcl_timer_cancel(a) == 0);
+    TASK_CHECK(&failed, bcl_mutex_lock(c->m) == 0);
     TASK_CHECK(&failed, bcl_queue_get(c->done, &item) == 0);
+    TASK_CHECK(&failed, bcl_mutex_unlock(c->m) == 0);
     TASK_CHECK(&failed, bcl_timer_cancel(b) == 0); /* fired: just frees */
     return NULL;
 }
@@ -337,12 +357,26 @@ test_time_timer_cancel(void)
     bcl_timer *t;
 
     CHECK_EQ(bcl_queue_new(&c.done, 0), 0);
+    CHECK_EQ(bcl_mutex_new(&c.m), 0);
+    CHECK_EQ(bcl_sem_new(&c.s, 0), 0);
+    CHECK_EQ(bcl_event_new(&c.e), 0);
+    CHECK_EQ(bcl_waitgroup_new(&c.wg), 0);
+    CHECK_EQ(bcl_waitgroup_add(c.wg, 1), 0);
     CHECK_EQ(run_main(1, cancel_timer_main, &c), 0);
     CHECK_EQ(atomic_load(&c.ran_cancelled), 0);
     CHECK_EQ(c.sleep_rc, -EPERM);
     CHECK_EQ(c.get_rc, -EPERM);
+    for (int i = 0; i < 4; i++) {
+        CHECK_EQ(c.zero_rc[i], -ETIMEDOUT);
+        CHECK_EQ(c.wait_rc[i], -EPERM);
+    }
     CHECK_EQ(c.put_rc, 0);
     CHECK_EQ(bcl_queue_free(c.done), 0);
+    CHECK_EQ(bcl_waitgroup_done(c.wg), 0);
+    CHECK_EQ(bcl_waitgroup_free(c.wg), 0);
+    CHECK_EQ(bcl_event_free(c.e), 0);
+    CHECK_EQ(bcl_sem_free(c.s), 0);
+    CHECK_EQ(bcl_mutex_free(c.m), 0);
 
     CHECK_EQ(bcl_loop_new(&loop, NULL), 0);
     CHECK_EQ(bcl_call_later(NULL, 1, must_not_fire, &c, NULL), -EINVAL);
@@ -358,6 +392,62 @@ test_time_timer_cancel(void)
     CHECK_EQ(bcl_loop_free(loop), 0);
     CHECK_EQ(bcl_timer_cancel(t), 0); /* handle outlives the loop */
     CHECK_EQ(atomic_load(&c.ran_cancelled), 0);
+    return 0;
+}
+
+/*
+ * Two timer callbacks, running at once on the two workers, cancel each
+ * other: neither may wait for the other's call (each would wait forever);
+ * both return 0 and each timer is freed by its worker when its call
+ * returns.  Armed from a plain thread on a fresh loop, the two timers go
+ * to the two workers in turn (time.h).
+ */
+struct mutual {
+    bcl_timer *timers[2];
+    atomic_int entered, done;
+    int rc[2];
+};
+
+struct mutual_side {
+    struct mutual *m;
+    int index;
+};
+
+static void
+mutual_fire(void *arg)
+{
+    struct mutual_side *side = arg;
+    struct mutual *m = side->m;
+
+    atomic_fetch_add(&m->entered, 1);
+    while (atomic_load(&m->entered) < 2)
+        continue; /* both calls run now, one on each worker */
+    m->rc[side->index] = bcl_timer_cancel(m->timers[1 - side->index]);
+    atomic_fetch_add(&m->done, 1);
+}
+
+int
+test_time_timer_cancel_each_other(void)
+{
+    bcl_config cfg = { .workers = 2 };
+    struct mutual m = { .rc = { 1, 1 } };
+    struct mutual_side sides[2] = { { &m, 0 }, { &m, 1 } };
+    pthread_t runner;
+    bcl_loop *loop;
+
+    CHECK_EQ(bcl_loop_new(&loop, &cfg), 0);
+    CHECK_EQ(pthread_create(&runner, NULL, test_serve_forever, loop), 0);
+    for (int i = 0; i < 2; i++)
+        CHECK_EQ(bcl_call_later(loop, MS, mutual_fire, &sides[i],
+                                &m.timers[i]),
+                 0);
+    while (atomic_load(&m.done) < 2)
+        sched_yield();
+    CHECK_EQ(m.rc[0], 0);
+    CHECK_EQ(m.rc[1], 0);
+    bcl_stop(loop);
+    CHECK_EQ(pthread_join(runner, NULL), 0);
+    CHECK_EQ(bcl_loop_free(loop), 0);
     return 0;
 }
 
@@ -796,6 +886,35 @@ value_task(void *arg)
     return arg;
 }
 
+/* A handle twice in one gather: -EINVAL and nothing joined (joining it
+ * twice would free its record twice), in a short array (checked by
+ * pairs) and a long one (a sorted copy); then every handle joins once. */
+#define GATHER_LONG 40
+
+static int
+gather_repeats_rejected(void)
+{
+    bcl_task *tasks[GATHER_LONG + 1];
+    void *results[GATHER_LONG + 1];
+
+    for (uintptr_t i = 0; i < GATHER_LONG; i++)
+        if (bcl_spawn(&tasks[i], value_task, ITEM(i + 1)) != 0)
+            return 1;
+    tasks[GATHER_LONG] = tasks[GATHER_LONG / 2];
+    if (bcl_gather(tasks + 2, 3, NULL) != 0 || /* 2, 3, 4: distinct */
+        bcl_gather((bcl_task *[]){ tasks[0], tasks[1], tasks[0] }, 3,
+                   NULL) != -EINVAL ||
+        bcl_gather(tasks, GATHER_LONG + 1, NULL) != -EINVAL)
+        return 1;
+    tasks[2] = tasks[3] = tasks[4] = NULL; /* released by the first gather */
+    if (bcl_gather(tasks, GATHER_LONG, results) != -EINVAL) /* the NULLs */
+        return 1;
+    for (uintptr_t i = 0; i < GATHER_LONG; i++)
+        if (results[i] != (i >= 2 && i <= 4 ? NULL : ITEM(i + 1)))
+            return 1;
+    return 0;
+}
+
 static void *
 gather_main(void *arg)
 {
@@ -812,6 +931,7 @@ gather_main(void *arg)
         TASK_CHECK(&failed, results[i] == ITEM(i + 1));
     TASK_CHECK(&failed, bcl_gather(NULL, 0, NULL) == 0);
     TASK_CHECK(&failed, bcl_gather(NULL, 1, NULL) == -EINVAL);
+    TASK_CHECK(&failed, gather_repeats_rejected() == 0);
 
     /* wait_any: three tasks blocked on the gate; a timeout, then one ends. */
     for (int i = 0; i < 3; i++)

@@ -20,7 +20,8 @@
  * waiting, and whenever it would have to wait again; a call that needs no
  * waiting still succeeds, and a waiter that was handed the mutex (or a
  * permit) just before its cancel or timeout keeps it and returns 0.  From a
- * timer callback, a call that would wait returns -EPERM.
+ * timer callback, a call that would wait returns -EPERM (a _timeout form
+ * with 0 never waits: it returns 0 or -ETIMEDOUT there too).
  */
 #ifndef BOUCLE_SYNC_H
 #define BOUCLE_SYNC_H

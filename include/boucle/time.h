@@ -56,8 +56,10 @@ BCL_EXPORT int bcl_call_every(bcl_loop *loop, uint64_t period_ns,
 /*
  * bcl_timer_cancel - stop the timer and release the handle.  After it
  * returns, cb is not started again; a call already running on another
- * worker is waited for (from inside its own callback, cancel returns at
- * once and the timer is freed when the callback returns).
+ * worker is waited for -- except from a timer callback (its own or
+ * another timer's: two callbacks cancelling each other would wait
+ * forever), where cancel returns at once and the timer is freed when
+ * that call returns.
  * Context: any thread or task, or the timer's own callback.
  * Suspends: no (may wait for a running callback).
  * Returns: 0; -EINVAL (NULL).
@@ -90,8 +92,11 @@ BCL_EXPORT int bcl_join_timeout(bcl_task *t, void **result, uint64_t ns);
  * caller is cancelled meanwhile, the handles not yet joined are detached
  * (their results[i] are NULL) and -ECANCELED is returned.
  * Context: task or thread.  Suspends: yes.
- * Returns: 0 (also for n == 0); -EINVAL (tasks NULL with n > 0, or a NULL
- * or already released handle); a task's own error (-ECANCELED, -ENOMEM).
+ * Returns: 0 (also for n == 0); -EINVAL (tasks NULL with n > 0, a NULL
+ * handle -- the others are still joined -- or a handle that appears twice
+ * -- then none is joined); -EPERM (from a timer callback, which must not
+ * wait: none is joined); a task's own error (-ECANCELED, -ENOMEM).  A
+ * handle released earlier must not be passed, as with bcl_join.
  */
 BCL_EXPORT int bcl_gather(bcl_task **tasks, size_t n, void **results);
 
