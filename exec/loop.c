@@ -121,8 +121,10 @@ loop_destroy(struct bcl_loop *loop, unsigned started)
     }
     bcl__park_destroy(&loop->park);
     bcl__inject_destroy(&loop->inject);
+    bcl__time_soon_drop(loop);
     sem_destroy(&loop->stop);
     pthread_mutex_destroy(&loop->remote_lock);
+    pthread_mutex_destroy(&loop->soon_lock);
     free(loop->workers);
     free(loop);
 }
@@ -177,11 +179,14 @@ bcl_loop_new(bcl_loop **out, const bcl_config *cfg)
     }
     sem_init(&loop->stop, 0, 0);
     pthread_mutex_init(&loop->remote_lock, NULL);
+    pthread_mutex_init(&loop->soon_lock, NULL);
+    loop->soon_pending = NULL;
     if (i < n) {
         while (i-- > 0)
             bcl__deque_destroy(&loop->workers[i].dq);
         sem_destroy(&loop->stop);
         pthread_mutex_destroy(&loop->remote_lock);
+        pthread_mutex_destroy(&loop->soon_lock);
         bcl__inject_destroy(&loop->inject);
         bcl__park_destroy(&loop->park);
         free(loop->workers);

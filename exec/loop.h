@@ -25,6 +25,8 @@
 #include "stack.h"
 #include "worker.h"
 
+struct bcl__soon_call;
+
 struct bcl_loop {
     struct bcl__worker *workers; /* immutable array */
     unsigned nworkers;
@@ -71,6 +73,10 @@ struct bcl_loop {
     uint64_t nremote_free;            /* under remote_lock */
     _Atomic uint32_t remote_pending;  /* 1 if remote_free may be non-empty;
                                          relaxed hint, checked then locked */
+    /* bcl_call_soon_threadsafe records whose task has not run yet
+     * (time.c): a loop freed first frees them. */
+    pthread_mutex_t soon_lock;
+    struct bcl__soon_call *soon_pending; /* under soon_lock */
 };
 
 /* True while tasks may run.  Any thread. */

@@ -18,6 +18,7 @@
 #include <boucle/time.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -254,16 +255,37 @@ bcl_timer_cancel(bcl_timer *t)
 
 /* --- call_soon_threadsafe ----------------------------------------------- */
 
-struct soon_call {
+/* A call waits in its loop's soon_pending list until its task runs and
+ * takes it out; the task of a loop freed first never runs, and the
+ * loop's destruction frees what is left (bcl__time_soon_drop). */
+struct bcl__soon_call {
     void (*cb)(void *arg);
     void *arg;
+    struct bcl_loop *loop;
+    struct bcl__soon_call *prev, *next; /* under loop->soon_lock */
 };
+
+static void
+soon_unlink(struct bcl__soon_call *call)
+{
+    struct bcl_loop *loop = call->loop;
+
+    pthread_mutex_lock(&loop->soon_lock);
+    if (call->prev != NULL)
+        call->prev->next = call->next;
+    else
+        loop->soon_pending = call->next;
+    if (call->next != NULL)
+        call->next->prev = call->prev;
+    pthread_mutex_unlock(&loop->soon_lock);
+}
 
 static void *
 soon_trampoline(void *arg)
 {
-    struct soon_call call = *(struct soon_call *)arg;
+    struct bcl__soon_call call = *(struct bcl__soon_call *)arg;
 
+    soon_unlink(arg);
     free(arg);
     call.cb(call.arg);
     return NULL;
@@ -272,7 +294,7 @@ soon_trampoline(void *arg)
 int
 bcl_call_soon_threadsafe(bcl_loop *loop, void (*cb)(void *), void *arg)
 {
-    struct soon_call *call;
+    struct bcl__soon_call *call;
     int rc;
 
     if (loop == NULL || cb == NULL)
@@ -282,9 +304,30 @@ bcl_call_soon_threadsafe(bcl_loop *loop, void (*cb)(void *), void *arg)
         return -ENOMEM;
     call->cb = cb;
     call->arg = arg;
-    if ((rc = bcl_spawn_on(loop, NULL, soon_trampoline, call)) != 0)
+    call->loop = loop;
+    call->prev = NULL;
+    pthread_mutex_lock(&loop->soon_lock);
+    call->next = loop->soon_pending;
+    if (call->next != NULL)
+        call->next->prev = call;
+    loop->soon_pending = call;
+    pthread_mutex_unlock(&loop->soon_lock);
+    if ((rc = bcl_spawn_on(loop, NULL, soon_trampoline, call)) != 0) {
+        soon_unlink(call);
         free(call);
+    }
     return rc;
+}
+
+void
+bcl__time_soon_drop(struct bcl_loop *loop)
+{
+    while (loop->soon_pending != NULL) {
+        struct bcl__soon_call *next = loop->soon_pending->next;
+
+        free(loop->soon_pending);
+        loop->soon_pending = next;
+    }
 }
 
 /* --- gather and wait_any -------------------------------------------------- */

@@ -34,6 +34,7 @@
 
 #include "base.h"
 
+struct bcl_loop;
 struct bcl__timer_heap;
 struct bcl__timer_node;
 
@@ -145,6 +146,10 @@ void bcl__time_orphan(struct bcl__timer_node *node);
 struct bcl__worker;
 /* time.c: free the timer records a worker keeps (loop teardown). */
 void bcl__time_cache_drain(struct bcl__worker *w);
+
+/* Free the bcl_call_soon_threadsafe records whose task never ran (their
+ * callbacks never run).  At loop destruction, once no worker runs. */
+void bcl__time_soon_drop(struct bcl_loop *loop);
 
 /* CLOCK_MONOTONIC in ns. */
 uint64_t bcl__now_ns(void);

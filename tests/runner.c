@@ -8,6 +8,7 @@
  * Each test runs in a forked child with an alarm (TEST_TIMEOUT seconds,
  * or $BCL_TEST_TIMEOUT), so a crash or a hang fails that test only;
  * BCL_TEST_NOFORK=1 runs them in this process instead (for a debugger).
+ * Under AddressSanitizer each test ends with a leak check.
  * Output is TAP; the last line is "N passed, N failed".
  */
 #include <signal.h>
@@ -16,6 +17,11 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "tests/test.h"
+#ifdef TEST_ASAN
+#include <sanitizer/lsan_interface.h>
+#endif
 
 #define TEST(name) int test_##name(void);
 #include "test-list.h"
@@ -52,8 +58,17 @@ run_one(const struct test_entry *t)
     if (pid < 0)
         return 1;
     if (pid == 0) {
+        int failed;
+
         alarm(timeout);
-        _exit(t->fn() == 0 ? 0 : 1);
+        failed = t->fn() != 0;
+#ifdef TEST_ASAN
+        /* _exit skips LeakSanitizer's exit-time check: run it here, so
+         * that what a test's calls leave behind fails that test. */
+        if (__lsan_do_recoverable_leak_check() != 0)
+            failed = 1;
+#endif
+        _exit(failed);
     }
     while (waitpid(pid, &status, 0) < 0)
         continue;

@@ -392,6 +392,13 @@ test_time_timer_cancel(void)
     CHECK_EQ(bcl_loop_free(loop), 0);
     CHECK_EQ(bcl_timer_cancel(t), 0); /* handle outlives the loop */
     CHECK_EQ(atomic_load(&c.ran_cancelled), 0);
+    /* A call_soon on a loop freed before it ran: its task is freed
+     * without running, and its record with it (the ASan run checks that
+     * nothing leaks). */
+    CHECK_EQ(bcl_loop_new(&loop, NULL), 0);
+    CHECK_EQ(bcl_call_soon_threadsafe(loop, must_not_fire, &c), 0);
+    CHECK_EQ(bcl_loop_free(loop), 0);
+    CHECK_EQ(atomic_load(&c.ran_cancelled), 0);
     return 0;
 }
 

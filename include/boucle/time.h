@@ -69,7 +69,8 @@ BCL_EXPORT int bcl_timer_cancel(bcl_timer *t);
 /*
  * bcl_call_soon_threadsafe - run cb(arg) on `loop` as soon as possible,
  * from any thread (asyncio's call_soon_threadsafe).  The callback runs as
- * a short detached task, so it may suspend.
+ * a short detached task, so it may suspend.  A loop freed before it ran
+ * drops it: the callback never runs, and nothing is leaked.
  * Context: any thread (not a signal handler).  Suspends: no.
  * Returns: 0; -EINVAL (NULL loop or cb); -ENOMEM.
  */
