@@ -4,7 +4,11 @@
  *
  * Every worker keeps its own timers; a parked worker sleeps exactly until
  * its next timer or new work.  Timers fire only while the loop runs (a
- * bcl_run_* is in progress), as asyncio's call_later callbacks do.
+ * bcl_run_* is in progress), as asyncio's call_later callbacks do.  A
+ * timer fires on the worker that armed it (a task's sleep: its worker at
+ * the time), between tasks: a task that runs long without suspending
+ * delays that worker's timers, and the other workers do not take them
+ * over -- a sleep still never ends early, but may end late by as much.
  */
 #ifndef BOUCLE_TIME_H
 #define BOUCLE_TIME_H
@@ -105,7 +109,8 @@ BCL_EXPORT int bcl_gather(bcl_task **tasks, size_t n, void **results);
  * bcl_wait_any - wait until one of the tasks has ended, or ns pass
  * (asyncio's wait(FIRST_COMPLETED)); *index gets a task that ended.
  * Releases nothing: join or detach every handle afterwards.  No other
- * caller may be joining these tasks meanwhile.
+ * caller may be joining these tasks meanwhile, and a handle may appear
+ * only once in the array.
  * Context: task or thread.  Suspends: yes.
  * Returns: 0; -EINVAL (n == 0, NULL arguments, a handle joined or
  * detached elsewhere); -ETIMEDOUT; -ECANCELED.
