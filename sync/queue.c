@@ -150,6 +150,7 @@ queue_empty_open(const bcl_queue *q)
 struct queue_waiter {
     struct bcl__wait_entry entry;
     void **items; /* the getter's first output slot */
+    bool batch;   /* a batch: handed one item, it goes on for more */
     bool handed;  /* an item was written there (under the getters' lock) */
 };
 
@@ -171,9 +172,12 @@ queue_hand_off(bcl_queue *q, void *item)
 
         /* The claim holds the getter: its frame stays until the resume,
          * which publishes these writes (exec/suspend.h).  Handed its
-         * item, it will not touch the queue again (claimed `done`). */
+         * item, a single get touches the queue no more (claimed
+         * `handed`; a batch getter goes on, and stays in flight). */
         *g->items = item;
         g->handed = true;
+        if (g->batch)
+            bcl__waitlist_hold_locked(&q->getters);
         /* release: under the lock, the only writer; see queue_total_put. */
         atomic_store_explicit(
             &q->handed,
@@ -241,7 +245,7 @@ queue_spin_move(bcl_queue *q, bool put, void **items, size_t n,
  * (waitlist.c), so no wake-up is lost.  A woken waiter that retries is
  * in flight on its list until its last touch of the queue (`counted`,
  * waitlist.h), so bcl_queue_free says -EBUSY until it has returned; one
- * handed its item was claimed `done` and touches nothing more.
+ * handed its item (a single get) touches nothing more.
  */
 static int
 queue_move(bcl_queue *q, bool put, void **items, size_t n, size_t *moved,
@@ -249,7 +253,7 @@ queue_move(bcl_queue *q, bool put, void **items, size_t n, size_t *moved,
 {
     struct bcl__waitlist *mine = put ? &q->putters : &q->getters;
     struct bcl__waitlist *other = put ? &q->getters : &q->putters;
-    struct queue_waiter waiter = { .items = items };
+    struct queue_waiter waiter = { .items = items, .batch = n > 1 };
     struct bcl__wait_entry *entry = &waiter.entry;
     enum bcl__wait_state state;
     bool front = false;   /* woken: relink at the front */
@@ -273,9 +277,13 @@ queue_move(bcl_queue *q, bool put, void **items, size_t n, size_t *moved,
         counted = false; /* linked again: no longer in flight */
         rc = queue_move_some(q, put, items, n, moved);
         if (rc != -EAGAIN) {
+            /* Moved (or closed) at the re-check: we still wake the other
+             * side, or move the rest of a batch, so we are in flight. */
             bcl__waitlist_unlink(mine, entry);
+            bcl__waitlist_hold_locked(mine);
             bcl__waitlist_unlock(mine);
             bcl__waiter_settle(&entry->waiter, BCL__WAIT_WOKEN); /* no wait */
+            counted = true;
             break;
         }
         state = bcl__waitlist_wait_until_locked(mine, entry, deadline);
@@ -286,6 +294,7 @@ queue_move(bcl_queue *q, bool put, void **items, size_t n, size_t *moved,
         if (waiter.handed) {
             *moved = 1; /* a put handed us its item */
             rc = 0;
+            counted = n > 1; /* a batch goes on: the putter held it */
             break;
         }
         /* Woken for an item (a slot) or by close: retry, first in line. */

@@ -73,7 +73,7 @@ bcl__waitlist_unlink(struct bcl__waitlist *wl, struct bcl__wait_entry *e)
 }
 
 struct bcl__wait_entry *
-bcl__waitlist_claim_locked(struct bcl__waitlist *wl, size_t n, bool done)
+bcl__waitlist_claim_locked(struct bcl__waitlist *wl, size_t n, bool handed)
 {
     struct bcl__wait_entry *chain = NULL, **tail = &chain;
     size_t claimed = 0;
@@ -88,14 +88,14 @@ bcl__waitlist_claim_locked(struct bcl__waitlist *wl, size_t n, bool done)
              * goes to the next entry.  It takes the lock once more: in
              * flight until then (relaxed: our unlock's release publishes
              * it before the linked count drops). */
-            atomic_fetch_add_explicit(&wl->inflight, 1, memory_order_relaxed);
+            bcl__waitlist_hold_locked(wl);
             bcl__waiter_release(&e->waiter);
             continue;
         }
         /* Woken: a `recheck` waiter looks at the structure again, unless
-         * we hand it what it waited for.  relaxed: as above. */
-        if (!done && e->recheck)
-            atomic_fetch_add_explicit(&wl->inflight, 1, memory_order_relaxed);
+         * we hand it what it waited for. */
+        if (!handed && e->recheck)
+            bcl__waitlist_hold_locked(wl);
         e->next = NULL;
         *tail = e;
         tail = &e->next;
@@ -140,8 +140,8 @@ bcl__waitlist_wake(struct bcl__waitlist *wl, size_t n)
 }
 
 /* wait_unless and wait_ready: link, re-check (W1, W2), suspend (W3); a
- * `recheck` caller woken relinks at the front, still counted, and goes
- * round again. */
+ * `recheck` caller woken relinks at the front, in flight until then, and
+ * goes round again. */
 static int
 waitlist_wait(struct bcl__waitlist *wl, bool (*ready)(void *arg), void *arg,
               uint64_t deadline, bool recheck)

@@ -28,17 +28,16 @@
  * A structure's _free says -EBUSY while any caller may still touch it
  * (bcl__waitlist_busy), which is more than the linked entries: a waiter
  * resolved by a timeout or a cancel whose entry a waker popped takes the
- * lock once more to learn that; and a waiter linked with `recheck` (the
- * queue's getters, putters and joiners) looks at the structure again when
- * woken.  Those are counted apart, in `inflight`, so that the fast paths'
- * count keeps meaning "linked" and a woken caller that has not run yet
- * sends no fast path to the lock.  A waker counts them in flight before
- * its unlock takes them off the linked count; each leaves `inflight` with
- * its last touch of the structure (bcl__waitlist_leave), or when it
- * relinks (counted as linked first).  A waker that hands a claimed waiter
- * what it waited for (the queue's hand-off, a mutex or semaphore
- * hand-off) claims it `done`: it touches nothing more.  A woken waiter
- * without `recheck` never touches the structure again.
+ * lock once more to learn that; and the queue's waiters look at the
+ * queue again when woken (`recheck`, below).  Those are counted apart, in
+ * `inflight`, so that the fast paths' count keeps meaning "linked" and a
+ * woken caller that has not run yet sends no fast path to the lock.  A
+ * waker counts them in flight before its unlock takes them off the linked
+ * count; each leaves `inflight` with its last touch of the structure
+ * (bcl__waitlist_leave), or when it relinks (counted as linked first).
+ * A waiter that finds its condition at the re-check under the lock and
+ * still has work on the structure moves itself in flight the same way
+ * (bcl__waitlist_hold_locked).
  *
  * Context: any thread or task.  The lock is held only for list surgery and
  * claims (a CAS each), never across a resume or a suspension.
@@ -58,7 +57,9 @@ struct bcl__wait_entry {
     struct bcl__waiter waiter;
     struct bcl__wait_entry *prev, *next; /* under the list's lock */
     bool linked;                          /* under the list's lock */
-    bool recheck; /* woken, looks at the structure again (top comment) */
+    /* Woken (and not handed what it waited for), it looks at the
+     * structure again: the queue's waiters (top comment). */
+    bool recheck;
 };
 
 struct bcl__waitlist {
@@ -109,16 +110,29 @@ bcl__waitlist_count(const struct bcl__waitlist *wl)
 
 /* Take the lock and link e at the back, counting it: W1, one seq_cst CAS
  * that both locks and counts e.  Or, `front`, relink at the front a
- * `recheck` waiter that was woken but lost the race for what woke it, so
- * that it keeps its place; it leaves `inflight` once counted as linked. */
+ * waiter that was woken but lost the race for what woke it, so that it
+ * keeps its place; it leaves `inflight` once counted as linked. */
 void bcl__waitlist_lock_link(struct bcl__waitlist *wl,
                              struct bcl__wait_entry *e, bool front,
                              bool recheck);
 /* Under the lock: unlink e if it is linked. */
 void bcl__waitlist_unlink(struct bcl__waitlist *wl, struct bcl__wait_entry *e);
 
-/* A woken `recheck` waiter's last touch of the structure: leave
- * `inflight` (no lock).  release: its reads and writes of the structure
+/* Under the lock: count one more caller in flight -- one that will touch
+ * the structure again after leaving the list: the caller itself, having
+ * found its condition at the re-check with work left to do; or a waiter
+ * a waker claims `handed` that still goes on (a batch getter handed one
+ * item).  It leaves with bcl__waitlist_leave(). */
+static inline void
+bcl__waitlist_hold_locked(struct bcl__waitlist *wl)
+{
+    /* relaxed: the unlock's release publishes it before the linked count
+     * drops (bcl__waitlist_busy). */
+    atomic_fetch_add_explicit(&wl->inflight, 1, memory_order_relaxed);
+}
+
+/* An in-flight waiter's last touch of the structure: leave `inflight`
+ * (no lock).  release: its reads and writes of the structure
  * come before a _free whose acquire load sees the smaller count. */
 static inline void
 bcl__waitlist_leave(struct bcl__waitlist *wl)
@@ -145,15 +159,16 @@ bcl__waitlist_busy(struct bcl__waitlist *wl)
 /* Under the lock: unlink entries from the front and claim each (WOKEN,
  * exec/suspend.h) until `n` are claimed or the list is empty; entries
  * already resolved by a timeout or a cancel are released and skipped
- * (counted in flight: they take the lock once more).  `done`: the caller
- * hands each claimed waiter what it waited for, so none touches the
- * structure again; else `recheck` waiters are counted in flight.
+ * (counted in flight: they take the lock once more).  Claimed `recheck`
+ * waiters are counted in flight too, unless `handed`: the caller hands
+ * each what it waited for (and holds, bcl__waitlist_hold_locked, one
+ * that goes on all the same).
  * Returns the claimed entries, chained through `next` in FIFO order: the
  * caller resumes them with bcl__waitlist_resume() after its last touch of
  * the structure (a hand-off decision, the list unlock). */
 struct bcl__wait_entry *bcl__waitlist_claim_locked(struct bcl__waitlist *wl,
-                                                   size_t n, bool done);
-/* The same (not `done`), taking and dropping the lock. */
+                                                   size_t n, bool handed);
+/* The same (not `handed`), taking and dropping the lock. */
 struct bcl__wait_entry *bcl__waitlist_claim(struct bcl__waitlist *wl,
                                             size_t n);
 /* Resume a claimed chain; returns how many.  No lock. */

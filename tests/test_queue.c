@@ -760,15 +760,22 @@ test_queue_close_wakes_tasks(void)
  * A caller woken by close (or a joiner woken by task_done) retries on the
  * queue, so until it has returned bcl_queue_free must say -EBUSY; a getter
  * handed its item by a put touches nothing more, so the queue may go at
- * once.  On a one-worker loop whose worker a hog keeps busy, the woken
+ * once -- unless it is a batch getter, which goes on for more.  On a one-worker loop whose worker a hog keeps busy, the woken
  * task cannot run before the free: each case is exact.  (Under ASan a
  * touch of the freed queue would fail the run.)
  */
-enum woken_how { WOKEN_BY_CLOSE, WOKEN_BY_HAND_OFF, WOKEN_BY_TASK_DONE };
+enum woken_how {
+    WOKEN_BY_CLOSE,
+    WOKEN_BY_HAND_OFF,
+    WOKEN_BY_HAND_OFF_BATCH, /* a get_many handed one item goes on */
+    WOKEN_BY_TASK_DONE,
+};
 
 struct woken {
     bcl_queue *q;
-    void *item;
+    bool batch;
+    void *item, *items[4];
+    size_t moved;
     int rc;
 };
 
@@ -777,7 +784,12 @@ woken_getter(void *arg)
 {
     struct woken *w = arg;
 
-    w->rc = bcl_queue_get(w->q, &w->item);
+    if (w->batch) {
+        w->rc = bcl_queue_get_many(w->q, w->items, 4, &w->moved);
+        w->item = w->items[0];
+    } else {
+        w->rc = bcl_queue_get(w->q, &w->item);
+    }
     return NULL;
 }
 
@@ -795,7 +807,7 @@ free_with_woken(enum woken_how how, int free_rc, int waiter_rc)
 {
     bcl_config cfg = { .workers = 1 };
     struct test_hog hog = { 0 };
-    struct woken w = { NULL, NULL, 1 };
+    struct woken w = { .batch = how == WOKEN_BY_HAND_OFF_BATCH, .rc = 1 };
     bcl_task *waiter, *hogger;
     pthread_t runner;
     bcl_loop *loop;
@@ -823,6 +835,7 @@ free_with_woken(enum woken_how how, int free_rc, int waiter_rc)
         CHECK_EQ(bcl_queue_close(w.q), 0);
         break;
     case WOKEN_BY_HAND_OFF:
+    case WOKEN_BY_HAND_OFF_BATCH:
         CHECK_EQ(bcl_queue_put(w.q, ITEM(42)), 0);
         break;
     case WOKEN_BY_TASK_DONE:
@@ -835,8 +848,10 @@ free_with_woken(enum woken_how how, int free_rc, int waiter_rc)
     CHECK_EQ(bcl_join(hogger, NULL), 0);
     CHECK_EQ(bcl_join(waiter, NULL), 0);
     CHECK_EQ(w.rc, waiter_rc);
-    if (how == WOKEN_BY_HAND_OFF)
+    if (how == WOKEN_BY_HAND_OFF || how == WOKEN_BY_HAND_OFF_BATCH)
         CHECK_PTR_EQ(w.item, ITEM(42));
+    if (how == WOKEN_BY_HAND_OFF_BATCH)
+        CHECK_EQ(w.moved, 1);
     if (free_rc != 0)
         CHECK_EQ(bcl_queue_free(w.q), 0); /* it has returned */
     bcl_stop(loop);
@@ -851,5 +866,6 @@ test_queue_free_waits_out_woken_callers(void)
     CHECK_EQ(free_with_woken(WOKEN_BY_CLOSE, -EBUSY, -EPIPE), 0);
     CHECK_EQ(free_with_woken(WOKEN_BY_TASK_DONE, -EBUSY, 0), 0);
     CHECK_EQ(free_with_woken(WOKEN_BY_HAND_OFF, 0, 0), 0);
+    CHECK_EQ(free_with_woken(WOKEN_BY_HAND_OFF_BATCH, -EBUSY, 0), 0);
     return 0;
 }
