@@ -194,7 +194,7 @@ int bcl__waitlist_wait_unless(struct bcl__waitlist *wl,
                               uint64_t deadline);
 
 /* The same for a caller that, woken, must look again (the queue's
- * joiners): a woken caller relinks at the front, still counted, and
+ * joiners): a woken caller relinks at the front (in flight until then) and
  * re-checks under the lock, until `ready` holds there (0) or the wait
  * times out or is cancelled.  It never returns woken-but-not-ready. */
 int bcl__waitlist_wait_ready(struct bcl__waitlist *wl,
