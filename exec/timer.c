@@ -198,12 +198,11 @@ bcl__timer_arm(struct bcl__timer_heap *h, struct bcl__timer_node *node,
     return rc;
 }
 
-bool
-bcl__timer_disarm(struct bcl__timer_node *node)
+/* Lock the heap the node is ARMED or FIRING in and return it, or return
+ * NULL if the node is IDLE (never armed, or fired and let go). */
+static struct bcl__timer_heap *
+node_lock_heap(struct bcl__timer_node *node)
 {
-    struct bcl__spin spin;
-
-    bcl__spin_init(&spin);
     for (;;) {
         /* acquire: NULL means the owner is done with the node (pairs with
          * the release stores of NULL); otherwise a guess checked under
@@ -212,16 +211,32 @@ bcl__timer_disarm(struct bcl__timer_node *node)
             atomic_load_explicit(&node->heap, memory_order_acquire);
 
         if (h == NULL)
-            return false; /* IDLE: never armed, or fired */
+            return NULL;
         bcl__spinlock_lock(&h->lock);
-        if (atomic_load_explicit(&node->heap, memory_order_relaxed) == h) {
-            if (node->state == BCL__TIMER_ARMED) {
-                heap_remove(h, node);
-                bcl__spinlock_unlock(&h->lock);
-                return true;
-            }
-            /* FIRING on the owner: wait for its fire to return. */
+        /* relaxed: under the lock that orders its writes. */
+        if (atomic_load_explicit(&node->heap, memory_order_relaxed) == h)
+            return h;
+        bcl__spinlock_unlock(&h->lock); /* moved meanwhile: again */
+    }
+}
+
+bool
+bcl__timer_disarm(struct bcl__timer_node *node)
+{
+    struct bcl__spin spin;
+
+    bcl__spin_init(&spin);
+    for (;;) {
+        struct bcl__timer_heap *h = node_lock_heap(node);
+
+        if (h == NULL)
+            return false; /* IDLE: never armed, or fired */
+        if (node->state == BCL__TIMER_ARMED) {
+            heap_remove(h, node);
+            bcl__spinlock_unlock(&h->lock);
+            return true;
         }
+        /* FIRING on the owner: wait for its fire to return. */
         bcl__spinlock_unlock(&h->lock);
         bcl__spin_once(&spin);
     }
@@ -230,30 +245,21 @@ bcl__timer_disarm(struct bcl__timer_node *node)
 bool
 bcl__timer_stop_from_fire(struct bcl__timer_node *node)
 {
-    for (;;) {
-        /* acquire: as in bcl__timer_disarm. */
-        struct bcl__timer_heap *h =
-            atomic_load_explicit(&node->heap, memory_order_acquire);
-        bool caller_releases = true;
+    struct bcl__timer_heap *h = node_lock_heap(node);
+    bool caller_releases = true;
 
-        if (h == NULL)
-            return true; /* IDLE */
-        bcl__spinlock_lock(&h->lock);
-        if (atomic_load_explicit(&node->heap, memory_order_relaxed) != h) {
-            bcl__spinlock_unlock(&h->lock); /* moved meanwhile: again */
-            continue;
-        }
-        if (node->state == BCL__TIMER_ARMED) {
-            heap_remove(h, node);
-        } else {
-            /* FIRING: its owner reads this under the lock after the fire
-             * and releases the node (bcl__timer_expire). */
-            node->stop_requested = true;
-            caller_releases = false;
-        }
-        bcl__spinlock_unlock(&h->lock);
-        return caller_releases;
+    if (h == NULL)
+        return true; /* IDLE */
+    if (node->state == BCL__TIMER_ARMED) {
+        heap_remove(h, node);
+    } else {
+        /* FIRING: its owner reads this under the lock after the fire and
+         * releases the node (bcl__timer_expire). */
+        node->stop_requested = true;
+        caller_releases = false;
     }
+    bcl__spinlock_unlock(&h->lock);
+    return caller_releases;
 }
 
 void
