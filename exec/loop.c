@@ -180,7 +180,7 @@ bcl_loop_new(bcl_loop **out, const bcl_config *cfg)
     sem_init(&loop->stop, 0, 0);
     pthread_mutex_init(&loop->remote_lock, NULL);
     pthread_mutex_init(&loop->soon_lock, NULL);
-    loop->soon_pending = NULL;
+    CDS_INIT_LIST_HEAD(&loop->soon_pending);
     if (i < n) {
         while (i-- > 0)
             bcl__deque_destroy(&loop->workers[i].dq);

@@ -19,13 +19,12 @@
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <urcu/list.h>
 
 #include "inject.h"
 #include "park.h"
 #include "stack.h"
 #include "worker.h"
-
-struct bcl__soon_call;
 
 struct bcl_loop {
     struct bcl__worker *workers; /* immutable array */
@@ -76,7 +75,7 @@ struct bcl_loop {
     /* bcl_call_soon_threadsafe records whose task has not run yet
      * (time.c): a loop freed first frees them. */
     pthread_mutex_t soon_lock;
-    struct bcl__soon_call *soon_pending; /* under soon_lock */
+    struct cds_list_head soon_pending; /* under soon_lock */
 };
 
 /* True while tasks may run.  Any thread. */

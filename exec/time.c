@@ -258,43 +258,39 @@ bcl_timer_cancel(bcl_timer *t)
 /* A call waits in its loop's soon_pending list until its task runs and
  * takes it out; the task of a loop freed first never runs, and the
  * loop's destruction frees what is left (bcl__time_soon_drop). */
-struct bcl__soon_call {
+struct soon_call {
     void (*cb)(void *arg);
     void *arg;
     struct bcl_loop *loop;
-    struct bcl__soon_call *prev, *next; /* under loop->soon_lock */
+    struct cds_list_head pending; /* in loop->soon_pending, under its lock */
 };
 
+/* Take the call off its loop's list and free it. */
 static void
-soon_unlink(struct bcl__soon_call *call)
+soon_free(struct soon_call *call)
 {
-    struct bcl_loop *loop = call->loop;
-
-    pthread_mutex_lock(&loop->soon_lock);
-    if (call->prev != NULL)
-        call->prev->next = call->next;
-    else
-        loop->soon_pending = call->next;
-    if (call->next != NULL)
-        call->next->prev = call->prev;
-    pthread_mutex_unlock(&loop->soon_lock);
+    pthread_mutex_lock(&call->loop->soon_lock);
+    cds_list_del(&call->pending);
+    pthread_mutex_unlock(&call->loop->soon_lock);
+    free(call);
 }
 
 static void *
 soon_trampoline(void *arg)
 {
-    struct bcl__soon_call call = *(struct bcl__soon_call *)arg;
+    struct soon_call *call = arg;
+    void (*cb)(void *) = call->cb;
+    void *cb_arg = call->arg;
 
-    soon_unlink(arg);
-    free(arg);
-    call.cb(call.arg);
+    soon_free(call);
+    cb(cb_arg);
     return NULL;
 }
 
 int
 bcl_call_soon_threadsafe(bcl_loop *loop, void (*cb)(void *), void *arg)
 {
-    struct bcl__soon_call *call;
+    struct soon_call *call;
     int rc;
 
     if (loop == NULL || cb == NULL)
@@ -305,29 +301,22 @@ bcl_call_soon_threadsafe(bcl_loop *loop, void (*cb)(void *), void *arg)
     call->cb = cb;
     call->arg = arg;
     call->loop = loop;
-    call->prev = NULL;
     pthread_mutex_lock(&loop->soon_lock);
-    call->next = loop->soon_pending;
-    if (call->next != NULL)
-        call->next->prev = call;
-    loop->soon_pending = call;
+    cds_list_add(&call->pending, &loop->soon_pending);
     pthread_mutex_unlock(&loop->soon_lock);
-    if ((rc = bcl_spawn_on(loop, NULL, soon_trampoline, call)) != 0) {
-        soon_unlink(call);
-        free(call);
-    }
+    if ((rc = bcl_spawn_on(loop, NULL, soon_trampoline, call)) != 0)
+        soon_free(call);
     return rc;
 }
 
 void
 bcl__time_soon_drop(struct bcl_loop *loop)
 {
-    while (loop->soon_pending != NULL) {
-        struct bcl__soon_call *next = loop->soon_pending->next;
+    struct soon_call *call, *next;
 
-        free(loop->soon_pending);
-        loop->soon_pending = next;
-    }
+    cds_list_for_each_entry_safe(call, next, &loop->soon_pending, pending)
+        free(call);
+    CDS_INIT_LIST_HEAD(&loop->soon_pending);
 }
 
 /* --- gather and wait_any -------------------------------------------------- */
