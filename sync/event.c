@@ -128,10 +128,7 @@ bcl_event_wait_timeout(bcl_event *e, uint64_t ns)
         return -EINVAL;
     if (bcl_event_is_set(e))
         return 0;
-    if (ns == 0)
-        return -ETIMEDOUT; /* does not wait: also from a timer callback */
-    return bcl__waitlist_wait_unless(&e->waiters, event_ready, e,
-                                     bcl__deadline_after(ns));
+    return bcl__waitlist_wait_unless(&e->waiters, event_ready, e, ns);
 }
 
 size_t

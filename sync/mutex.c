@@ -176,10 +176,8 @@ bcl_mutex_lock_timeout(bcl_mutex *m, uint64_t ns)
         return -EINVAL;
     if (bcl__likely(bcl_mutex_trylock(m) == 0))
         return 0;
-    if (ns == 0)
-        return -ETIMEDOUT; /* does not wait: also from a timer callback */
     rc = bcl__waitlist_wait_unless(&m->waiters, mutex_ready, m,
-                                   bcl__deadline_after(ns)); /* W1-W3 */
+                                   ns); /* W1-W3; 0: a try */
     if (rc != 0)
         return rc;
     /* Taken at W2, or handed over (state stayed 1 for us; the resolve CAS

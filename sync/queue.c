@@ -637,7 +637,7 @@ bcl_queue_join(bcl_queue *q)
     /* Woken, a joiner looks again (more items may have been put
      * meanwhile), counted until it returns. */
     return bcl__waitlist_wait_ready(&q->joiners, queue_join_ready, q,
-                                    UINT64_MAX);
+                                    BCL_FOREVER);
 }
 
 size_t

@@ -148,12 +148,10 @@ bcl_sem_acquire_timeout(bcl_sem *s, uint64_t ns)
         return -EINVAL;
     if (bcl__likely(sem_take(s, memory_order_acquire)))
         return 0;
-    if (ns == 0)
-        return -ETIMEDOUT; /* does not wait: also from a timer callback */
     /* 0: a permit taken at A2, or handed to us (the resolve CAS published
      * the releaser's writes). */
     return bcl__waitlist_wait_unless(&s->waiters, sem_ready, s,
-                                     bcl__deadline_after(ns)); /* A1-A3 */
+                                     ns); /* A1-A3; 0: a try */
 }
 
 int

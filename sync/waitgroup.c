@@ -125,10 +125,7 @@ bcl_waitgroup_wait_timeout(bcl_waitgroup *wg, uint64_t ns)
      * work of everyone whose done brought the count to 0. */
     if (atomic_load_explicit(&wg->count, memory_order_acquire) == 0)
         return 0;
-    if (ns == 0)
-        return -ETIMEDOUT; /* does not wait: also from a timer callback */
-    return bcl__waitlist_wait_unless(&wg->waiters, waitgroup_ready, wg,
-                                     bcl__deadline_after(ns));
+    return bcl__waitlist_wait_unless(&wg->waiters, waitgroup_ready, wg, ns);
 }
 
 size_t

@@ -139,25 +139,30 @@ bcl__waitlist_wake(struct bcl__waitlist *wl, size_t n)
     return bcl__waitlist_resume(bcl__waitlist_claim(wl, n));
 }
 
-/* wait_unless and wait_ready: link, re-check (W1, W2), suspend (W3); a
- * `recheck` caller woken relinks at the front, in flight until then, and
- * goes round again. */
+/* wait_unless and wait_ready: a try for ns == 0 (it never waits, so a
+ * timer callback may make it too); else link, re-check (W1, W2), suspend
+ * (W3); a `recheck` caller woken relinks at the front, in flight until
+ * then, and goes round again. */
 static int
 waitlist_wait(struct bcl__waitlist *wl, bool (*ready)(void *arg), void *arg,
-              uint64_t deadline, bool recheck)
+              uint64_t ns, bool recheck)
 {
     struct bcl__wait_entry entry;
+    uint64_t deadline;
     bool front = false;
     int rc;
 
+    if (ns == 0)
+        return ready(arg) ? 0 : -ETIMEDOUT;
+    deadline = bcl__deadline_after(ns);
     for (;;) {
         enum bcl__wait_state state;
 
         if ((rc = bcl__waiter_init(&entry.waiter)) != 0) {
-            /* A timer callback must not block (it fails on the first
-             * round; a woken caller is still in flight). */
-            if (front)
-                bcl__waitlist_leave(wl);
+            /* A timer callback must not block.  That is known on the
+             * first round, before anything counted us: the caller's
+             * context does not change between rounds. */
+            BCL__ASSERT(!front);
             return rc;
         }
         bcl__waitlist_lock_link(wl, &entry, front, recheck); /* W1 */
@@ -176,16 +181,16 @@ waitlist_wait(struct bcl__waitlist *wl, bool (*ready)(void *arg), void *arg,
 
 int
 bcl__waitlist_wait_unless(struct bcl__waitlist *wl, bool (*ready)(void *arg),
-                          void *arg, uint64_t deadline)
+                          void *arg, uint64_t ns)
 {
-    return waitlist_wait(wl, ready, arg, deadline, false);
+    return waitlist_wait(wl, ready, arg, ns, false);
 }
 
 int
 bcl__waitlist_wait_ready(struct bcl__waitlist *wl, bool (*ready)(void *arg),
-                         void *arg, uint64_t deadline)
+                         void *arg, uint64_t ns)
 {
-    return waitlist_wait(wl, ready, arg, deadline, true);
+    return waitlist_wait(wl, ready, arg, ns, true);
 }
 
 enum bcl__wait_state

@@ -184,14 +184,16 @@ size_t bcl__waitlist_wake(struct bcl__waitlist *wl, size_t n);
  * prepare a waiter, lock and link it (W1: the seq_cst CAS that counts it),
  * call `ready` still under the lock (W2: it must read -- or take -- the
  * waited-for state with seq_cst), and if that fails suspend until woken,
- * the deadline (UINT64_MAX: none) or a cancel.  Returns 0 when `ready`
- * held at the re-check or the waiter was woken (what a wake means is the
- * caller's: owned for a hand-off, "look again" otherwise), else -EPERM
- * (a timer callback), -ETIMEDOUT or -ECANCELED with the entry gone.
+ * ns nanoseconds pass (BCL_FOREVER: never) or a cancel.  ns == 0 is one
+ * call of `ready` without linking: it never waits, so it is allowed from
+ * a timer callback too.  Returns 0 when `ready` held or the waiter was
+ * woken (what a wake means is the caller's: owned for a hand-off, "look
+ * again" otherwise), else -EPERM (a timer callback that would wait),
+ * -ETIMEDOUT or -ECANCELED with the entry gone.
  */
 int bcl__waitlist_wait_unless(struct bcl__waitlist *wl,
                               bool (*ready)(void *arg), void *arg,
-                              uint64_t deadline);
+                              uint64_t ns);
 
 /* The same for a caller that, woken, must look again (the queue's
  * joiners): a woken caller relinks at the front (in flight until then) and
@@ -199,7 +201,7 @@ int bcl__waitlist_wait_unless(struct bcl__waitlist *wl,
  * times out or is cancelled.  It never returns woken-but-not-ready. */
 int bcl__waitlist_wait_ready(struct bcl__waitlist *wl,
                              bool (*ready)(void *arg), void *arg,
-                             uint64_t deadline);
+                             uint64_t ns);
 
 /* Suspend on an entry the caller linked and whose condition it re-checked,
  * both under the lock: call with the lock held; returns with the lock
