@@ -12,6 +12,7 @@
 #include <boucle/exec.h>
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -81,6 +82,28 @@ test_serve_forever(void *loop)
 {
     bcl_run_forever(loop);
     return NULL;
+}
+
+/* A fresh loop of `workers` workers served by bcl_run_forever on its own
+ * thread, for tests driven from this one; test_serve_end stops it, joins
+ * the thread and frees the loop.  0, or 1 after a failed CHECK. */
+static inline int
+test_serve(unsigned workers, bcl_loop **loop, pthread_t *runner)
+{
+    bcl_config cfg = { .workers = workers };
+
+    CHECK_EQ(bcl_loop_new(loop, &cfg), 0);
+    CHECK_EQ(pthread_create(runner, NULL, test_serve_forever, *loop), 0);
+    return 0;
+}
+
+static inline int
+test_serve_end(bcl_loop *loop, pthread_t runner)
+{
+    CHECK_EQ(bcl_stop(loop), 0);
+    CHECK_EQ(pthread_join(runner, NULL), 0);
+    CHECK_EQ(bcl_loop_free(loop), 0);
+    return 0;
 }
 
 /* A task that keeps its worker busy until released: on a one-worker

@@ -35,34 +35,13 @@ wait_all_parked(bcl_loop *loop)
         sched_yield();
 }
 
-/* A two-worker loop served by bcl_run_forever on its own thread, for
- * rounds driven from this one; serve_end stops and frees it. */
-static int
-serve_two_workers(bcl_loop **loop, pthread_t *runner)
-{
-    bcl_config cfg = { .workers = 2 };
-
-    CHECK_EQ(bcl_loop_new(loop, &cfg), 0);
-    CHECK_EQ(pthread_create(runner, NULL, test_serve_forever, *loop), 0);
-    return 0;
-}
-
-static int
-serve_end(bcl_loop *loop, pthread_t runner)
-{
-    CHECK_EQ(bcl_stop(loop), 0);
-    pthread_join(runner, NULL);
-    CHECK_EQ(bcl_loop_free(loop), 0);
-    return 0;
-}
-
 int
 test_park_no_lost_wakeup(void)
 {
     bcl_loop *loop;
     pthread_t runner;
 
-    CHECK_EQ(serve_two_workers(&loop, &runner), 0);
+    CHECK_EQ(test_serve(2, &loop, &runner), 0);
     for (uintptr_t i = 0; i < ROUNDS; i++) {
         bcl_task *t;
         void *r = NULL;
@@ -72,7 +51,7 @@ test_park_no_lost_wakeup(void)
         CHECK_EQ(bcl_join(t, &r), 0); /* hangs if the wake-up was lost */
         CHECK_EQ((uintptr_t)r, i + 1);
     }
-    return serve_end(loop, runner);
+    return test_serve_end(loop, runner);
 }
 
 /* --- 10^4 rounds: a task spawns 3 children, then blocks its thread --- */
@@ -159,7 +138,7 @@ test_park_last_searcher_wakes_for_rest(void)
     bcl_loop *loop;
     pthread_t runner;
 
-    CHECK_EQ(serve_two_workers(&loop, &runner), 0);
+    CHECK_EQ(test_serve(2, &loop, &runner), 0);
     for (int i = 0; i < PAIR_ROUNDS; i++) {
         atomic_uint arrived = 0;
         bcl_task *a, *b;
@@ -171,7 +150,7 @@ test_park_last_searcher_wakes_for_rest(void)
         CHECK_EQ(bcl_join(b, NULL), 0);
         CHECK_EQ(atomic_load(&arrived), 2);
     }
-    return serve_end(loop, runner);
+    return test_serve_end(loop, runner);
 }
 
 /* --- work a searcher queues on its own deque ------------------------- */
@@ -221,7 +200,7 @@ test_park_timer_spawns_reach_other_worker(void)
     pthread_t runner;
 
     CHECK_EQ(sem_init(&r.done, 0, 0), 0);
-    CHECK_EQ(serve_two_workers(&r.loop, &runner), 0);
+    CHECK_EQ(test_serve(2, &r.loop, &runner), 0);
     for (int i = 0; i < OWN_ROUNDS; i++) {
         atomic_store(&r.arrived, 0);
         wait_all_parked(r.loop);
@@ -233,7 +212,7 @@ test_park_timer_spawns_reach_other_worker(void)
         CHECK_EQ(atomic_load(&r.arrived), 2);
     }
     sem_destroy(&r.done);
-    return serve_end(r.loop, runner);
+    return test_serve_end(r.loop, runner);
 }
 
 /* Both sleep to one absolute deadline (white-box: bcl_sleep is relative,

@@ -805,7 +805,6 @@ woken_joiner(void *arg)
 static int
 free_with_woken(enum woken_how how, int free_rc, int waiter_rc)
 {
-    bcl_config cfg = { .workers = 1 };
     struct test_hog hog = { 0 };
     struct woken w = { .batch = how == WOKEN_BY_HAND_OFF_BATCH, .rc = 1 };
     bcl_task *waiter, *hogger;
@@ -816,8 +815,7 @@ free_with_woken(enum woken_how how, int free_rc, int waiter_rc)
     CHECK_EQ(bcl_queue_new(&w.q, 4), 0);
     if (how == WOKEN_BY_TASK_DONE)
         CHECK_EQ(bcl_queue_put(w.q, ITEM(7)), 0); /* pending: join waits */
-    CHECK_EQ(bcl_loop_new(&loop, &cfg), 0);
-    CHECK_EQ(pthread_create(&runner, NULL, test_serve_forever, loop), 0);
+    CHECK_EQ(test_serve(1, &loop, &runner), 0);
     CHECK_EQ(bcl_spawn_on(loop, &waiter,
                           how == WOKEN_BY_TASK_DONE ? woken_joiner
                                                     : woken_getter,
@@ -854,9 +852,7 @@ free_with_woken(enum woken_how how, int free_rc, int waiter_rc)
         CHECK_EQ(w.moved, 1);
     if (free_rc != 0)
         CHECK_EQ(bcl_queue_free(w.q), 0); /* it has returned */
-    bcl_stop(loop);
-    CHECK_EQ(pthread_join(runner, NULL), 0);
-    CHECK_EQ(bcl_loop_free(loop), 0);
+    CHECK_EQ(test_serve_end(loop, runner), 0);
     return 0;
 }
 

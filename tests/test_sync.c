@@ -686,7 +686,6 @@ int
 test_cond_free_right_after_broadcast(void)
 {
     enum { WAITERS = 3 };
-    bcl_config cfg = { .workers = 1 };
     struct blocked b[WAITERS] = { 0 };
     struct test_hog hog = { 0 };
     bcl_task *tasks[WAITERS], *hogger;
@@ -697,8 +696,7 @@ test_cond_free_right_after_broadcast(void)
 
     CHECK_EQ(bcl_mutex_new(&m), 0);
     CHECK_EQ(bcl_cond_new(&c), 0);
-    CHECK_EQ(bcl_loop_new(&loop, &cfg), 0);
-    CHECK_EQ(pthread_create(&runner, NULL, test_serve_forever, loop), 0);
+    CHECK_EQ(test_serve(1, &loop, &runner), 0);
     for (int i = 0; i < WAITERS; i++) {
         b[i] = (struct blocked){ .kind = COND_WAIT, .m = m, .c = c };
         CHECK_EQ(bcl_spawn_on(loop, &tasks[i], blocked_thread, &b[i]), 0);
@@ -717,9 +715,7 @@ test_cond_free_right_after_broadcast(void)
         CHECK_EQ(b[i].rc, 0);
         CHECK_EQ(b[i].rc_after, 0); /* it held m again on return */
     }
-    bcl_stop(loop);
-    CHECK_EQ(pthread_join(runner, NULL), 0);
-    CHECK_EQ(bcl_loop_free(loop), 0);
+    CHECK_EQ(test_serve_end(loop, runner), 0);
     CHECK_EQ(bcl_mutex_free(m), 0);
     return 0;
 }

@@ -436,14 +436,12 @@ mutual_fire(void *arg)
 int
 test_time_timer_cancel_each_other(void)
 {
-    bcl_config cfg = { .workers = 2 };
     struct mutual m = { .rc = { 1, 1 } };
     struct mutual_side sides[2] = { { &m, 0 }, { &m, 1 } };
     pthread_t runner;
     bcl_loop *loop;
 
-    CHECK_EQ(bcl_loop_new(&loop, &cfg), 0);
-    CHECK_EQ(pthread_create(&runner, NULL, test_serve_forever, loop), 0);
+    CHECK_EQ(test_serve(2, &loop, &runner), 0);
     for (int i = 0; i < 2; i++)
         CHECK_EQ(bcl_call_later(loop, MS, mutual_fire, &sides[i],
                                 &m.timers[i]),
@@ -452,9 +450,7 @@ test_time_timer_cancel_each_other(void)
         sched_yield();
     CHECK_EQ(m.rc[0], 0);
     CHECK_EQ(m.rc[1], 0);
-    bcl_stop(loop);
-    CHECK_EQ(pthread_join(runner, NULL), 0);
-    CHECK_EQ(bcl_loop_free(loop), 0);
+    CHECK_EQ(test_serve_end(loop, runner), 0);
     return 0;
 }
 
