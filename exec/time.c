@@ -312,11 +312,13 @@ bcl_call_soon_threadsafe(bcl_loop *loop, void (*cb)(void *), void *arg)
 void
 bcl__time_soon_drop(struct bcl_loop *loop)
 {
-    struct soon_call *call, *next;
+    while (!cds_list_empty(&loop->soon_pending)) {
+        struct soon_call *call = bcl__container_of(loop->soon_pending.next,
+                                                   struct soon_call, pending);
 
-    cds_list_for_each_entry_safe(call, next, &loop->soon_pending, pending)
+        cds_list_del(&call->pending);
         free(call);
-    CDS_INIT_LIST_HEAD(&loop->soon_pending);
+    }
 }
 
 /* --- gather and wait_any -------------------------------------------------- */
